@@ -1,0 +1,23 @@
+"""DNDM's config keys, with the paper's (release's) defaults. Every ablation is a switch here."""
+from fastreid.config import CfgNode as CN
+
+
+def add_dnreid_config(cfg: CN) -> None:
+    cfg.MODEL.DNDM = CN()
+    # Separate day and night stems before the shared ResNet body.
+    cfg.MODEL.DNDM.TWO_STEMS = True
+    # Test embedding: "bn" (after BNNeck; the release selects checkpoints by it) or "pool".
+    cfg.MODEL.DNDM.TEST_FEAT = "bn"
+
+    cfg.MODEL.DNDM.NGS = CN({"ENABLED": True})  # night-domain glare suppression
+    cfg.MODEL.DNDM.NGS.THRESHOLD = 220.0  # luma above which a pixel counts as glare
+    cfg.MODEL.DNDM.NGS.LOSS_WEIGHT = 1.0
+    cfg.MODEL.DNDM.NGS.LOSS_FORM = "double_sigmoid"  # the release's; or "single"
+
+    cfg.MODEL.DNDM.DSE = CN({"ENABLED": True})  # dual-domain structure enhancement
+    cfg.MODEL.DNDM.DSE.WEIGHT_X = 0.9
+    cfg.MODEL.DNDM.DSE.WEIGHT_G = 0.25
+
+    cfg.MODEL.DNDM.CCA = CN({"ENABLED": True})  # cross-domain class awareness
+    cfg.MODEL.DNDM.CCA.TEST_SCALE = 0.1
+    cfg.MODEL.DNDM.CCA.TRAIN_SCALE = 0.05

@@ -1,0 +1,81 @@
+"""Reading and validating the DN-ReID folder layout (DN-348, DN-Wild and the synthetic set).
+
+    <root>/day/<pid>/<image>.jpg              <root>/night/<pid>/<image>.jpg
+    <root>/train_test_split/{train,test,query}_list_{day,night}.txt   (query lists: DN-Wild only)
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections import defaultdict
+
+from vreid.errors import UserError
+
+logger = logging.getLogger(__name__)
+
+DOMAINS = ("day", "night")  # index = the domain label: day 0, night 1
+HELP = "See datasets/README.md, section 'DN-348 and DN-Wild'."
+
+
+def _lines(path: str):
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if line.strip():
+                yield lineno, line.split()[0]
+
+
+class DNLayout:
+    """One DN-style dataset folder. Records are ``(path, pid, camid, {"domains": d})``."""
+
+    def __init__(self, root: str):
+        self.root = root
+        split = os.path.join(root, "train_test_split")
+        missing = [p for p in (root, *(os.path.join(root, d) for d in DOMAINS), split) if not os.path.isdir(p)]
+        if missing:
+            raise UserError(f"DN layout incomplete: missing folder {missing[0]}. {HELP}")
+
+    def list_path(self, split: str, domain: str) -> str:
+        return os.path.join(self.root, "train_test_split", f"{split}_list_{domain}.txt")
+
+    def has_list(self, split: str, domain: str) -> bool:
+        return os.path.isfile(self.list_path(split, domain))
+
+    def read(self, split: str, domain: str, camid: int | None = None) -> list[tuple]:
+        """Records of one list; camid defaults to the domain label."""
+        path = self.list_path(split, domain)
+        if not os.path.isfile(path):
+            raise UserError(f"DN layout incomplete: missing list {path}. {HELP}")
+        label = DOMAINS.index(domain)
+        folder = os.path.join(self.root, domain)
+        records = []
+        for lineno, rel in _lines(path):
+            head = rel.split("/", 1)[0]
+            if "/" not in rel or not head.isdigit():
+                raise UserError(f"{path}:{lineno}: expected '<pid>/<image file>' with an integer pid, "
+                                f"got {rel!r}. {HELP}")
+            image = os.path.join(folder, rel)
+            if not os.path.isfile(image):
+                raise UserError(f"{path}:{lineno}: listed image {image} does not exist. {HELP}")
+            records.append((image, int(head), label if camid is None else camid, {"domains": label}))
+        return records
+
+    def train(self) -> list[tuple]:
+        """Both domains' training lists; identities seen in only one domain are dropped, since
+        the paired sampler needs day and night images of every identity."""
+        records = self.read("train", "day") + self.read("train", "night")
+        domains_of = defaultdict(set)
+        for r in records:
+            domains_of[r[1]].add(r[3]["domains"])
+        single = sorted(pid for pid, ds in domains_of.items() if len(ds) < 2)
+        if single:
+            logger.warning(f"{self.root}: dropping {len(single)} training identities present in only one "
+                           f"domain: {single[:10]}{' ...' if len(single) > 10 else ''}")
+            records = [r for r in records if r[1] not in set(single)]
+        return records
+
+    def protocol(self, query_domain: str) -> tuple[list[tuple], list[tuple]]:
+        """Query from one domain, gallery = the other domain's test list. Query and gallery get
+        different camids, so the evaluator removes nothing from the gallery."""
+        gallery_domain = DOMAINS[1 - DOMAINS.index(query_domain)]
+        split = "query" if self.has_list("query", query_domain) else "test"
+        return self.read(split, query_domain), self.read("test", gallery_domain)

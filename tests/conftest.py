@@ -1,0 +1,44 @@
+"""Shared fixtures: the tiny synthetic data set and small CPU configs."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import dnreid  # noqa: F401  (registers the DN datasets and DNDM)
+import jifd  # noqa: F401
+from vreid.config import get_cfg
+
+
+@pytest.fixture(scope="session")
+def data_root(tmp_path_factory) -> str:
+    """The `tiny` synthetic preset, generated once per session; FASTREID_DATASETS points at it."""
+    from vreid.synthetic import generate
+
+    root = str(tmp_path_factory.mktemp("datasets"))
+    generate(root, preset="tiny", seed=0)
+    previous = os.environ.get("FASTREID_DATASETS")
+    os.environ["FASTREID_DATASETS"] = root
+    yield root
+    if previous is None:
+        os.environ.pop("FASTREID_DATASETS", None)
+    else:
+        os.environ["FASTREID_DATASETS"] = previous
+
+
+def small_bot_cfg(output_dir: str, **overrides):
+    """fast-reid's BoT Baseline with ResNet-18 at 64x64 on the tiny day-night set, on CPU."""
+    cfg = get_cfg()
+    cfg.merge_from_file(os.path.join(os.path.dirname(__file__), "..", "configs", "synthetic", "bot.yml"))
+    cfg.merge_from_list([
+        "MODEL.DEVICE", "cpu",
+        "INPUT.SIZE_TRAIN", [64, 64], "INPUT.SIZE_TEST", [64, 64], "INPUT.PADDING.SIZE", 4,
+        "DATALOADER.NUM_WORKERS", 0,
+        "SOLVER.IMS_PER_BATCH", 16, "SOLVER.MAX_EPOCH", 2, "SOLVER.WARMUP_EPOCHS", 0,
+        "SOLVER.WARMUP_ITERS", 0, "SOLVER.STEPS", [100], "SOLVER.CHECKPOINT_PERIOD", 1,
+        "TEST.EVAL_PERIOD", 2, "TEST.IMS_PER_BATCH", 32,
+        "OUTPUT_DIR", output_dir,
+    ])
+    for key, value in overrides.items():
+        cfg.merge_from_list([key, value])
+    return cfg

@@ -1,0 +1,37 @@
+#!/usr/bin/env python
+"""Train or evaluate any model of the toolkit, the fast-reid way.
+
+    python tools/train_net.py --config-file configs/dnwild/dndm.yml [--resume] [KEY VALUE ...]
+    python tools/train_net.py --config-file CFG --eval-only MODEL.WEIGHTS model_final.pth
+"""
+import dnreid  # noqa: F401  (registers DN datasets, DNDM and its config keys)
+import jifd  # noqa: F401  (registers JIFD datasets, model and config keys)
+from vreid.config import get_cfg
+from vreid.engine import Trainer, argument_parser, launch, run_cli, setup
+from vreid.engine.checkpoint import load_for_eval
+
+
+def main(args):
+    cfg = setup(args)
+    if args.eval_only:
+        model = load_for_eval(cfg, Trainer.build_model)
+        Trainer.test(cfg, model)
+        return 0
+    trainer = Trainer(cfg)
+    trainer.resume_or_load(resume=args.resume)
+    trainer.train()
+    return 0
+
+
+def cli() -> int:
+    args = argument_parser().parse_args()
+    if args.print_defaults:
+        print(get_cfg().dump())
+        return 0
+    launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
+           dist_url=args.dist_url, args=(args,))
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(cli)

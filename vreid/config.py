@@ -1,0 +1,90 @@
+"""Config keys both projects share, and config loading with errors a user can act on."""
+from __future__ import annotations
+
+import os
+from typing import Callable, Iterable, Sequence
+
+import torch
+import yaml
+
+from fastreid.config import CfgNode
+from fastreid.config import get_cfg as _fastreid_cfg
+
+from vreid.errors import UserError
+
+
+def add_vreid_config(cfg: CfgNode) -> None:
+    """Keys that fast-reid lacks and every project here uses."""
+    cfg.MODEL.DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+    # Seed for python, numpy, torch and the samplers; < 0 draws a random one.
+    cfg.SEED = 0
+    # Warm-up length in epochs; > 0 overrides SOLVER.WARMUP_ITERS once the epoch length is known.
+    cfg.SOLVER.WARMUP_EPOCHS = 0
+    # Autocast dtype when SOLVER.AMP.ENABLED: "float16" (CUDA, with a GradScaler) or
+    # "bfloat16" (CUDA or CPU). float16 on a CPU run falls back to fp32 with a warning.
+    cfg.SOLVER.AMP.DTYPE = "float16"
+    # Queries ranked at once by the evaluator; bounds its memory to CHUNK x gallery.
+    cfg.TEST.CHUNK_SIZE = 256
+    # DDP: set True when some parameters get no gradient in a step (e.g. an ablation).
+    cfg.MODEL.DDP_FIND_UNUSED = False
+
+
+ConfigHook = Callable[[CfgNode], None]
+_PROJECT_HOOKS: list[ConfigHook] = []
+
+
+def register_config(hook: ConfigHook) -> ConfigHook:
+    """Projects register their `add_<project>_config` here so every entry point merges them."""
+    if hook not in _PROJECT_HOOKS:
+        _PROJECT_HOOKS.append(hook)
+    return hook
+
+
+def get_cfg() -> CfgNode:
+    """fast-reid's defaults plus the shared keys and every registered project's keys."""
+    cfg = _fastreid_cfg()
+    add_vreid_config(cfg)
+    for hook in _PROJECT_HOOKS:
+        hook(cfg)
+    return cfg
+
+
+def _config_chain(path: str) -> Iterable[str]:
+    """The file and its _BASE_ ancestors, nearest first (for error messages)."""
+    seen = set()
+    while path and path not in seen and os.path.isfile(path):
+        seen.add(path)
+        yield path
+        with open(path) as f:
+            base = (yaml.safe_load(f) or {}).get("_BASE_")
+        path = os.path.join(os.path.dirname(path), base) if base else ""
+
+
+def load_config(config_file: str = "", opts: Sequence[str] = ()) -> CfgNode:
+    """Build the config from defaults, a YAML file (with _BASE_) and KEY VALUE overrides."""
+    cfg = get_cfg()
+    if config_file:
+        if not os.path.isfile(config_file):
+            raise UserError(f"config file not found: {config_file}")
+        try:
+            cfg.merge_from_file(config_file)
+        except KeyError as e:
+            key = str(e).strip("'\"").replace("Non-existent config key: ", "")
+            files = ", ".join(_config_chain(config_file))
+            raise UserError(
+                f"unknown config key {key} in {files}. Check its spelling against "
+                "`python tools/train_net.py --print-defaults`, or remove it."
+            ) from None
+        except (yaml.YAMLError, ValueError) as e:
+            raise UserError(f"cannot read config {config_file}: {e}") from None
+    if opts:
+        if len(opts) % 2:
+            raise UserError(f"overrides must come as KEY VALUE pairs, got an odd list: {list(opts)}")
+        try:
+            cfg.merge_from_list(list(opts))
+        except KeyError as e:
+            key = str(e).strip("'\"").replace("Non-existent config key: ", "")
+            raise UserError(f"unknown config key {key} on the command line") from None
+        except ValueError as e:
+            raise UserError(f"bad command-line override: {e}") from None
+    return cfg

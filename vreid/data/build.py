@@ -1,0 +1,132 @@
+"""Train and test loaders built from the config, on fast-reid's registries and transforms."""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import BatchSampler, DataLoader, Sampler
+
+from fastreid.data import samplers as fr_samplers
+from fastreid.data.datasets import DATASET_REGISTRY
+from fastreid.data.transforms import build_transforms
+from fastreid.utils import comm
+from fastreid.utils.registry import Registry
+
+from vreid.data.dataset import ReIDDataset, record_meta
+from vreid.data.loader import DeviceLoader
+from vreid.errors import UserError
+
+logger = logging.getLogger(__name__)
+
+SAMPLER_REGISTRY = Registry("SAMPLER")
+SAMPLER_REGISTRY.__doc__ = """Training samplers: ``fn(cfg, dataset, mini_batch_size, seed) -> Sampler``.
+A sampler may define ``iters_per_epoch(total_batch_size)`` when an epoch is not len(dataset)/batch.
+"""
+
+
+def data_root() -> str:
+    return os.getenv("FASTREID_DATASETS", "datasets")
+
+
+def get_dataset(name: str, **kwargs):
+    """Instantiate a registered dataset, turning fast-reid's failures into actionable errors."""
+    try:
+        cls = DATASET_REGISTRY.get(name)
+    except KeyError:
+        known = ", ".join(sorted(DATASET_REGISTRY._obj_map))
+        raise UserError(f"unknown dataset {name!r} in DATASETS.NAMES/TESTS. Registered: {known}") from None
+    try:
+        return cls(root=data_root(), **kwargs)
+    except (RuntimeError, FileNotFoundError, AssertionError) as e:
+        if isinstance(e, UserError):
+            raise
+        raise UserError(
+            f"cannot load dataset {name} under data root {os.path.abspath(data_root())}: {e}. "
+            "Set FASTREID_DATASETS to the data root; datasets/README.md shows every layout."
+        ) from None
+
+
+def _fastreid_sampler(cls):
+    def build(cfg, dataset, mini_batch_size, seed):
+        records = [r[:3] for r in dataset.img_items]  # fast-reid unpacks exactly three fields
+        return cls(records, mini_batch_size, cfg.DATALOADER.NUM_INSTANCE, seed=seed)
+    return build
+
+
+def _training_sampler(cfg, dataset, mini_batch_size, seed):
+    return fr_samplers.TrainingSampler(len(dataset), seed=seed)
+
+
+SAMPLER_REGISTRY._do_register("TrainingSampler", _training_sampler)
+for _name in ("NaiveIdentitySampler", "BalancedIdentitySampler"):
+    SAMPLER_REGISTRY._do_register(_name, _fastreid_sampler(getattr(fr_samplers, _name)))
+
+
+def build_train_set(cfg) -> ReIDDataset:
+    """Training records of every dataset in DATASETS.NAMES; each record's ``sources`` is the
+    index of its dataset there, so multi-source models know where an image comes from."""
+    records = []
+    for source, name in enumerate(cfg.DATASETS.NAMES):
+        data = get_dataset(name)
+        if comm.is_main_process():
+            data.show_train()
+        records += [(*r[:3], {**record_meta(r), "sources": source}) for r in data.train]
+    if not records:
+        raise UserError(f"DATASETS.NAMES {tuple(cfg.DATASETS.NAMES)} hold no training images")
+    return ReIDDataset(records, build_transforms(cfg, is_train=True), relabel=True)
+
+
+def _seed_worker(worker_id: int) -> None:
+    seed = torch.initial_seed() % 2 ** 32
+    np.random.seed(seed)
+
+
+def build_train_loader(cfg, train_set: ReIDDataset | None = None, sampler: Sampler | None = None) -> DeviceLoader:
+    train_set = train_set if train_set is not None else build_train_set(cfg)
+    world = comm.get_world_size()
+    if cfg.SOLVER.IMS_PER_BATCH % world:
+        raise UserError(f"SOLVER.IMS_PER_BATCH={cfg.SOLVER.IMS_PER_BATCH} is not divisible by the {world} processes")
+    mini_batch = cfg.SOLVER.IMS_PER_BATCH // world
+    seed = cfg.SEED if cfg.SEED >= 0 else None
+    if sampler is None:
+        name = cfg.DATALOADER.SAMPLER_TRAIN
+        try:
+            build_sampler: Callable = SAMPLER_REGISTRY.get(name)
+        except KeyError:
+            known = ", ".join(sorted(SAMPLER_REGISTRY._obj_map))
+            raise UserError(f"unknown DATALOADER.SAMPLER_TRAIN {name!r}. Registered: {known}") from None
+        sampler = build_sampler(cfg, train_set, mini_batch, seed)
+    epoch = getattr(sampler, "iters_per_epoch", None)
+    iters = epoch(cfg.SOLVER.IMS_PER_BATCH) if callable(epoch) else len(train_set) // cfg.SOLVER.IMS_PER_BATCH
+    workers = cfg.DATALOADER.NUM_WORKERS
+    generator = torch.Generator().manual_seed(seed + comm.get_rank()) if seed is not None else None
+    loader = DataLoader(
+        train_set,
+        batch_sampler=BatchSampler(sampler, mini_batch, drop_last=True),
+        num_workers=workers,
+        pin_memory=cfg.MODEL.DEVICE.startswith("cuda"),
+        persistent_workers=workers > 0,
+        worker_init_fn=_seed_worker,
+        generator=generator,
+    )
+    # fast-reid computes len(dataset) // batch, which is 0 for a set smaller than one batch.
+    return DeviceLoader(loader, cfg.MODEL.DEVICE, iters_per_epoch=max(1, iters))
+
+
+def build_test_loader(cfg, dataset_name: str) -> tuple[DeviceLoader, int]:
+    """Query records first, then gallery; returns the loader and the number of queries."""
+    data = get_dataset(dataset_name)
+    if comm.is_main_process():
+        data.show_test()
+    test_set = ReIDDataset(data.query + data.gallery, build_transforms(cfg, is_train=False))
+    mini_batch = max(1, cfg.TEST.IMS_PER_BATCH // comm.get_world_size())
+    loader = DataLoader(
+        test_set,
+        batch_sampler=BatchSampler(fr_samplers.InferenceSampler(len(test_set)), mini_batch, drop_last=False),
+        num_workers=cfg.DATALOADER.NUM_WORKERS,
+        pin_memory=cfg.MODEL.DEVICE.startswith("cuda"),
+    )
+    return DeviceLoader(loader, cfg.MODEL.DEVICE), len(data.query)

@@ -1,0 +1,59 @@
+"""A map-style dataset whose records may carry metadata (domain, source) beside the pid."""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from torch.utils.data import Dataset
+
+from fastreid.data.data_utils import read_image
+
+Record = tuple  # (img_path, pid, camid) or (img_path, pid, camid, {"domains": 1, ...})
+
+
+def record_meta(record: Record) -> dict[str, Any]:
+    return record[3] if len(record) > 3 else {}
+
+
+class ReIDDataset(Dataset):
+    """Reads images from disk on access (nothing is preloaded) and returns fast-reid's batch
+    dict, plus every metadata key of the record, so a meta-architecture reads e.g.
+    ``batch["domains"]`` with no side channel.
+
+    With ``relabel`` (training), pids and camids are mapped to 0..N-1 over the sorted set.
+    """
+
+    def __init__(self, records: Sequence[Record], transform: Callable | None = None,
+                 relabel: bool = False):
+        self.img_items = list(records)
+        self.transform = transform
+        self.relabel = relabel
+        self.pids = sorted({r[1] for r in self.img_items}, key=str)
+        self.cams = sorted({r[2] for r in self.img_items}, key=str)
+        self.pid_dict = {p: i for i, p in enumerate(self.pids)}
+        self.cam_dict = {c: i for i, c in enumerate(self.cams)}
+        keys = [tuple(sorted(record_meta(r))) for r in self.img_items]
+        if len(set(keys)) > 1:
+            raise ValueError(f"records carry different metadata keys: {sorted(set(keys))}")
+        self.meta_keys = keys[0] if keys else ()
+
+    def __len__(self) -> int:
+        return len(self.img_items)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        record = self.img_items[index]
+        path, pid, camid = record[:3]
+        img = read_image(path)
+        if self.transform is not None:
+            img = self.transform(img)
+        if self.relabel:
+            pid, camid = self.pid_dict[pid], self.cam_dict[camid]
+        return {"images": img, "targets": pid, "camids": camid, "img_paths": path,
+                **record_meta(record)}
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.pids)
+
+    @property
+    def num_cameras(self) -> int:
+        return len(self.cams)

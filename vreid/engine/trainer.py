@@ -1,0 +1,131 @@
+"""fast-reid's DefaultTrainer, made device-agnostic, with exact evaluation and atomic checkpoints."""
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from fastreid.engine import DefaultTrainer
+from fastreid.engine.train_loop import SimpleTrainer, TrainerBase
+from fastreid.evaluation import inference_on_dataset
+from fastreid.modeling.meta_arch import build_model
+from fastreid.solver import build_optimizer
+from fastreid.utils import comm
+from fastreid.utils.logger import setup_logger
+
+from vreid.data import build_test_loader, build_train_loader
+from vreid.engine.amp import AMPStepTrainer, autocast_dtype
+from vreid.engine.checkpoint import Checkpointer
+from vreid.errors import UserError
+from vreid.evaluation.evaluator import ReidEvaluator
+from vreid.evaluation.table import results_table
+from vreid.modeling.pretrained import check_pretrained
+
+logger = logging.getLogger(__name__)
+
+
+def resolve_device(cfg) -> torch.device:
+    device = torch.device(cfg.MODEL.DEVICE)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError("MODEL.DEVICE is cuda but CUDA is not available here; pass MODEL.DEVICE cpu")
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", comm.get_local_rank())
+    return device
+
+
+class Trainer(DefaultTrainer):
+    """Reuses DefaultTrainer's hooks, scheduler, resume and test loop.
+
+    ``__init__`` is rewritten because fast-reid's hard-codes CUDA: DDP with
+    ``device_ids=[local_rank]``, an AMP trainer that asserts CUDA, and an epoch of
+    ``len(dataset) // batch`` iterations (0 for small sets; wrong for paired sampling).
+    """
+
+    def __init__(self, cfg):
+        TrainerBase.__init__(self)
+        if not logging.getLogger("fastreid").isEnabledFor(logging.INFO):
+            setup_logger()
+        device = resolve_device(cfg)
+        data_loader = self.build_train_loader(cfg)
+        cfg = self.auto_scale_hyperparams(cfg, data_loader.dataset.num_classes)
+        self.iters_per_epoch = data_loader.iters_per_epoch
+        cfg = self.scale_warmup(cfg, self.iters_per_epoch)
+
+        model = self.build_model(cfg)
+        optimizer, param_wrapper = self.build_optimizer(cfg, model)
+        if comm.get_world_size() > 1:
+            model = DistributedDataParallel(
+                model, device_ids=[device.index] if device.type == "cuda" else None,
+                broadcast_buffers=False, find_unused_parameters=cfg.MODEL.DDP_FIND_UNUSED)
+
+        dtype = autocast_dtype(device, cfg.SOLVER.AMP.DTYPE) if cfg.SOLVER.AMP.ENABLED else None
+        if dtype is None:
+            self._trainer = SimpleTrainer(model, data_loader, optimizer, param_wrapper)
+        else:
+            self._trainer = AMPStepTrainer(model, data_loader, optimizer, param_wrapper, device, dtype)
+
+        self.scheduler = self.build_lr_scheduler(cfg, optimizer, self.iters_per_epoch)
+        checkpointables = dict(optimizer=optimizer, **self.scheduler)
+        if self.grad_scaler is not None:
+            checkpointables["grad_scaler"] = self.grad_scaler
+        self.checkpointer = Checkpointer(model, cfg.OUTPUT_DIR, save_to_disk=comm.is_main_process(),
+                                         **checkpointables)
+        self.start_epoch = 0
+        self.max_epoch = cfg.SOLVER.MAX_EPOCH
+        self.max_iter = self.max_epoch * self.iters_per_epoch
+        self.warmup_iters = cfg.SOLVER.WARMUP_ITERS
+        self.delay_epochs = cfg.SOLVER.DELAY_EPOCHS
+        self.cfg = cfg
+        self.register_hooks(self.build_hooks())
+
+    @staticmethod
+    def scale_warmup(cfg, iters_per_epoch: int):
+        """SOLVER.WARMUP_EPOCHS (the papers' unit) becomes fast-reid's WARMUP_ITERS."""
+        if cfg.SOLVER.WARMUP_EPOCHS <= 0:
+            return cfg
+        cfg = cfg.clone()
+        cfg.defrost()
+        cfg.SOLVER.WARMUP_ITERS = int(cfg.SOLVER.WARMUP_EPOCHS * iters_per_epoch)
+        cfg.freeze()
+        return cfg
+
+    @classmethod
+    def build_model(cls, cfg) -> torch.nn.Module:
+        resolve_device(cfg)
+        check_pretrained(cfg)
+        model = build_model(cfg)
+        params = sum(p.numel() for p in model.parameters())
+        logger.info(f"Model {cfg.MODEL.META_ARCHITECTURE}: {params / 1e6:.2f} M parameters on {cfg.MODEL.DEVICE}")
+        return model
+
+    @classmethod
+    def build_optimizer(cls, cfg, model):
+        # ContiguousParams re-points parameters into one buffer; torch's foreach optimizers
+        # already fuse the update, and the plain layout stays valid under DDP and .to().
+        return build_optimizer(cfg, model, contiguous=False)
+
+    @classmethod
+    def build_train_loader(cls, cfg):
+        return build_train_loader(cfg)
+
+    @classmethod
+    def build_test_loader(cls, cfg, dataset_name):
+        return build_test_loader(cfg, dataset_name)
+
+    @classmethod
+    def build_evaluator(cls, cfg, dataset_name, output_dir=None):
+        data_loader, num_query = cls.build_test_loader(cfg, dataset_name)
+        return data_loader, ReidEvaluator.from_config(cfg, num_query)
+
+    @classmethod
+    def test(cls, cfg, model):
+        """Evaluate on every DATASETS.TESTS entry and log one table."""
+        results = OrderedDict()
+        for name in cfg.DATASETS.TESTS:
+            data_loader, evaluator = cls.build_evaluator(cfg, name)
+            results[name] = inference_on_dataset(model, data_loader, evaluator, flip_test=cfg.TEST.FLIP.ENABLED)
+        if comm.is_main_process():
+            logger.info("Evaluation results:\n" + results_table(results))
+        return results if len(results) > 1 else next(iter(results.values()))

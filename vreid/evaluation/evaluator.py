@@ -1,0 +1,74 @@
+"""ReID evaluator for fast-reid's ``inference_on_dataset``: exact ranks on the model's device."""
+from __future__ import annotations
+
+import itertools
+import logging
+from collections import OrderedDict
+
+import torch
+
+from fastreid.evaluation.evaluator import DatasetEvaluator
+from fastreid.utils import comm
+
+from vreid.evaluation.chance import chance_metrics
+from vreid.evaluation.distance import pairwise_distance
+from vreid.evaluation.rank import rank_metrics
+
+logger = logging.getLogger(__name__)
+
+
+class ReidEvaluator(DatasetEvaluator):
+    """Collects features of query then gallery images and reports CMC rank-1/5/10/20, mAP and
+    mINP in percent, fast-reid's checkpoint-selection ``metric`` = (mAP + rank-1) / 2, and the
+    rank-1 and mAP of a random ranking (``chance_*``) to read them against.
+
+    A gallery entry with the query's identity and camera is dropped (fast-reid's rule), so a
+    cross-domain protocol gives query and gallery different camids.
+    """
+
+    def __init__(self, num_query: int, metric: str = "cosine", chunk_size: int = 256):
+        self._num_query = num_query
+        self._metric = metric
+        self._chunk_size = chunk_size
+        self.reset()
+
+    @classmethod
+    def from_config(cls, cfg, num_query: int) -> "ReidEvaluator":
+        return cls(num_query, metric=cfg.TEST.METRIC, chunk_size=cfg.TEST.CHUNK_SIZE)
+
+    def reset(self) -> None:
+        self._feats: list[torch.Tensor] = []
+        self._pids: list[torch.Tensor] = []
+        self._camids: list[torch.Tensor] = []
+
+    def process(self, inputs: dict, outputs: torch.Tensor) -> None:
+        self._feats.append(outputs.detach().float())
+        self._pids.append(torch.as_tensor(inputs["targets"]).cpu())
+        self._camids.append(torch.as_tensor(inputs["camids"]).cpu())
+
+    def _collect(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        feats, pids, camids = torch.cat(self._feats), torch.cat(self._pids), torch.cat(self._camids)
+        if comm.get_world_size() == 1:
+            return feats, pids, camids
+        parts = comm.gather((feats.cpu(), pids, camids), dst=0)
+        if not comm.is_main_process():
+            return None
+        feats, pids, camids = (torch.cat(list(p)) for p in zip(*parts))
+        return feats.to(self._feats[0].device), pids, camids
+
+    def evaluate(self) -> dict[str, float]:
+        collected = self._collect()
+        if collected is None:
+            return {}
+        feats, pids, camids = collected
+        q, g = slice(0, self._num_query), slice(self._num_query, None)
+        dist = pairwise_distance(feats[q], feats[g], self._metric)
+        m = rank_metrics(dist, pids[q], pids[g], camids[q], camids[g], chunk_size=self._chunk_size)
+        results = OrderedDict((k, m[k] * 100) for k in ("Rank-1", "Rank-5", "Rank-10", "Rank-20", "mAP", "mINP"))
+        results["metric"] = (m["mAP"] + m["Rank-1"]) / 2 * 100
+        results["num_queries"] = float(m["num_valid_queries"])
+        chance = chance_metrics(pids[q], pids[g], camids[q], camids[g])
+        results["chance_Rank-1"], results["chance_mAP"] = chance["Rank-1"] * 100, chance["mAP"] * 100
+        if m["num_skipped_queries"]:
+            logger.warning(f"{m['num_skipped_queries']} queries have no match in the gallery; skipped")
+        return results

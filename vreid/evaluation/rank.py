@@ -1,0 +1,254 @@
+"""Exact, vectorised CMC / mAP / mINP evaluation under the market1501 protocol.
+
+Drop-in replacement for ``fastreid.evaluation.rank.evaluate_rank``. fast-reid's Python
+fallback loops over queries in numpy (minutes at DN-Wild scale). Here a chunk of queries
+is processed at once with torch, and the gallery is never sorted: only the few entries
+sharing the query's identity are sorted, and every other entry is binary-searched among
+them, which is all AP/INP/CMC need (O(G log K) per query instead of O(G log G)).
+
+Protocol, per query: rank the gallery by ascending distance; drop gallery entries with the
+query's pid AND camid; on what remains, matches are entries with the query's pid.
+CMC[r] = 1 if a match is within the first r+1 kept entries; AP = mean over matches of
+precision at that match; INP = #matches / (kept position of the last match + 1).
+Queries without any remaining match are skipped, as fast-reid does.
+
+Ties: the ranking equals a *stable* sort of each row (``torch.sort(..., stable=True)``):
+equal distances rank in gallery order, so results are deterministic. fast-reid's and the DN-ReID release's ``np.argsort``
+(quicksort) break ties arbitrarily, so exact ties may score differently there.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+__all__ = ["evaluate_rank", "rank_metrics"]
+
+
+@dataclass
+class _QueryStats:
+    """Per-query results for all queries (valid or not), on the evaluation device."""
+
+    first_pos: torch.Tensor  # 1-based kept position of the first match (int64)
+    ap: torch.Tensor  # float64
+    inp: torch.Tensor  # float64
+    valid: torch.Tensor  # bool: query has at least one kept match
+
+
+def _as_tensor(x: Any, device: torch.device) -> torch.Tensor:
+    if isinstance(x, torch.Tensor):
+        return x.to(device)
+    return torch.as_tensor(np.asarray(x), device=device)
+
+
+def _encode_labels(q: Any, g: Any, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return int64 codes for query/gallery labels; non-integer labels (e.g. strings) are
+    factorised jointly so equality is preserved."""
+    if not isinstance(q, torch.Tensor) or not isinstance(g, torch.Tensor):
+        qa, ga = np.asarray(q), np.asarray(g)
+        if qa.dtype.kind not in "iub" or ga.dtype.kind not in "iub":
+            _, codes = np.unique(np.concatenate([qa.ravel(), ga.ravel()]), return_inverse=True)
+            q, g = codes[: qa.size], codes[qa.size:]
+    return _as_tensor(q, device).long().reshape(-1), _as_tensor(g, device).long().reshape(-1)
+
+
+def _matched_block(
+    dist: torch.Tensor, same_pid: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Pack each row's same-pid entries into a ``(n, K)`` block sorted by (distance, index).
+
+    Returns sorted distances, gallery indices and the per-row counts. Padding slots hold
+    ``+inf`` and index ``num_gallery`` so they sort last and never win a tie.
+    """
+    n, m = dist.shape
+    rows, cols = same_pid.nonzero(as_tuple=True)  # row-major: cols ascend within a row
+    counts = torch.bincount(rows, minlength=n)
+    k = int(counts.max())
+    slot = torch.arange(rows.numel(), device=dist.device) - (counts.cumsum(0) - counts)[rows]
+    md = dist.new_full((n, k), float("inf"))
+    md[rows, slot] = dist[rows, cols]
+    midx = torch.full((n, k), m, dtype=torch.long, device=dist.device)
+    midx[rows, slot] = cols
+    md, perm = torch.sort(md, dim=1, stable=True)  # stable: equal distances keep index order
+    return md, midx.gather(1, perm), counts
+
+
+def _buckets(dist: torch.Tensor, md: torch.Tensor, midx: torch.Tensor) -> torch.Tensor:
+    """For every gallery entry, how many same-pid entries precede it in the stable ranking.
+
+    A binary search on distance is exact except for entries tying with a same-pid distance;
+    those are re-searched on an integer key (row, tie-run start, gallery index).
+    """
+    n, k = md.shape
+    m = dist.shape[1]
+    bucket = torch.searchsorted(md, dist)  # count of same-pid distances strictly smaller
+    tied = (bucket < k) & (md.gather(1, bucket.clamp_max(k - 1)) == dist)
+    if bool(tied.any()):
+        tr, tc = tied.nonzero(as_tuple=True)
+        run_start = torch.searchsorted(md, md)  # first slot of each slot's tie run
+        row_base = torch.arange(n, device=dist.device)[:, None] * (k * (m + 1))
+        keys = (row_base + run_start * (m + 1) + midx).reshape(-1)
+        queries = row_base[tr, 0] + bucket[tr, tc] * (m + 1) + tc
+        bucket[tr, tc] = torch.searchsorted(keys, queries) - tr * k
+    return bucket
+
+
+def _chunk_stats(
+    dist: torch.Tensor,
+    q_pids: torch.Tensor,
+    q_camids: torch.Tensor,
+    g_pids: torch.Tensor,
+    g_camids: torch.Tensor,
+) -> _QueryStats:
+    """Evaluate one chunk of queries without sorting the gallery.
+
+    Only same-pid entries (few per query) score: the rank of the k-th of them is k plus
+    the number of other-pid entries ranked before it, a histogram of :func:`_buckets`.
+    Same-pid-same-camera entries are then dropped by a cumulative sum along the block.
+    """
+    n, m = dist.shape
+    same_pid = g_pids[None, :] == q_pids[:, None]
+    if not bool(same_pid.any()):
+        zeros = torch.zeros(n, dtype=torch.float64, device=dist.device)
+        return _QueryStats(torch.ones(n, dtype=torch.long, device=dist.device), zeros, zeros, zeros.bool())
+    md, midx, counts = _matched_block(dist, same_pid)
+    k = md.shape[1]
+    bucket = _buckets(dist, md, midx).masked_fill_(same_pid, k + 1)  # other-pid entries only
+    ones = torch.ones((), dtype=torch.long, device=dist.device).expand(n, m)
+    hist = torch.zeros(n, k + 2, dtype=torch.long, device=dist.device).scatter_add_(1, bucket, ones)
+    rank = torch.arange(k, device=dist.device) + hist[:, :k].cumsum(1)  # 0-based, full gallery
+
+    real = torch.arange(k, device=dist.device)[None, :] < counts[:, None]
+    removed = real & (g_camids[midx.clamp_max(m - 1)] == q_camids[:, None])
+    good = real & ~removed
+    kept_pos = rank + 1 - removed.long().cumsum(1)  # 1-based among kept, exact where good
+    precision = good.long().cumsum(1).double() / kept_pos.double()
+    num_hits = good.sum(1)
+    hits = num_hits.double()
+    ap = precision.where(good, 0.0).sum(1) / hits.clamp_min(1)
+    last = kept_pos.masked_fill(~good, 1).amax(1)
+    first = kept_pos.masked_fill(~good, m + 1).amin(1)
+    return _QueryStats(first, ap, hits / last.double(), num_hits > 0)
+
+
+def _all_stats(
+    distmat: Any,
+    q_pids: Any,
+    g_pids: Any,
+    q_camids: Any,
+    g_camids: Any,
+    chunk_size: int,
+    device: Any,
+) -> tuple[_QueryStats, int]:
+    """Run all chunks; return concatenated per-query stats and the gallery size."""
+    if device is None:
+        device = distmat.device if isinstance(distmat, torch.Tensor) else torch.device("cpu")
+    device = torch.device(device)
+    dist = _as_tensor(distmat, device).contiguous()  # searchsorted wants contiguous rows
+    if dist.ndim != 2:
+        raise ValueError(f"distmat must be 2-D (num_query, num_gallery), got shape {tuple(dist.shape)}")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    if bool(dist.isnan().any()):
+        raise ValueError("distmat contains NaN; the ranking of NaN distances is undefined")
+    qp, gp = _encode_labels(q_pids, g_pids, device)
+    qc, gc = _encode_labels(q_camids, g_camids, device)
+    num_q, num_g = dist.shape
+    if not (qp.numel() == qc.numel() == num_q and gp.numel() == gc.numel() == num_g):
+        raise ValueError(
+            f"label lengths (q_pids {qp.numel()}, q_camids {qc.numel()}, g_pids {gp.numel()}, "
+            f"g_camids {gc.numel()}) do not match distmat shape {tuple(dist.shape)}"
+        )
+    parts = [
+        _chunk_stats(dist[s:s + chunk_size], qp[s:s + chunk_size], qc[s:s + chunk_size], gp, gc)
+        for s in range(0, num_q, chunk_size)
+    ]
+    stats = _QueryStats(*(torch.cat([getattr(p, f) for p in parts]) for f in _QueryStats.__dataclass_fields__))
+    return stats, num_g
+
+
+def _cmc(first_pos: torch.Tensor, length: int) -> np.ndarray:
+    """CMC from first-match positions; positions past the kept list count as hits."""
+    counts = torch.bincount(first_pos.clamp_max(length + 1) - 1, minlength=length + 1)[:length]
+    return (counts.cumsum(0).double() / first_pos.numel()).float().cpu().numpy()
+
+
+def _valid_only(stats: _QueryStats) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(first_pos, ap, inp) of valid queries; fast-reid asserts instead of raising."""
+    if not bool(stats.valid.any()):
+        raise ValueError(
+            "no valid query: no query identity has a gallery match outside the query's camera"
+        )
+    v = stats.valid
+    return stats.first_pos[v], stats.ap[v], stats.inp[v]
+
+
+def evaluate_rank(
+    distmat: Any,
+    q_pids: Any,
+    g_pids: Any,
+    q_camids: Any,
+    g_camids: Any,
+    max_rank: int = 50,
+    *,
+    chunk_size: int = 256,
+    device: Any = None,
+    use_metric_cuhk03: bool = False,
+    **ignored: Any,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Market1501-protocol ranking metrics, same contract as fast-reid's ``evaluate_rank``.
+
+    Args accept numpy arrays or torch tensors. Work runs on ``device`` (default: distmat's
+    device if it is a tensor, else CPU), ``chunk_size`` queries at a time so memory stays at
+    a few ``chunk_size x num_gallery`` blocks. Extra fast-reid kwargs (``use_cython``) are
+    ignored. Ties rank in gallery order (stable sort), see the module docstring.
+
+    Returns:
+        cmc: float32, length ``min(max_rank, num_gallery)``, averaged over valid queries.
+        all_AP, all_INP: float64, one entry per valid query (queries whose identity has no
+        gallery match left after same-camera removal are skipped).
+
+    Raises:
+        NotImplementedError: ``use_metric_cuhk03=True`` (cuhk03 single-shot sampling).
+        ValueError: no query is valid.
+    """
+    if use_metric_cuhk03:
+        raise NotImplementedError(
+            "use_metric_cuhk03=True (cuhk03 single-gallery-shot protocol) is not supported; "
+            "use fastreid.evaluation.rank.evaluate_rank for it"
+        )
+    stats, num_g = _all_stats(distmat, q_pids, g_pids, q_camids, g_camids, chunk_size, device)
+    first_pos, ap, inp = _valid_only(stats)
+    return _cmc(first_pos, min(max_rank, num_g)), ap.cpu().numpy(), inp.cpu().numpy()
+
+
+def rank_metrics(
+    distmat: Any,
+    q_pids: Any,
+    g_pids: Any,
+    q_camids: Any,
+    g_camids: Any,
+    max_ranks: Sequence[int] = (1, 5, 10, 20),
+    *,
+    chunk_size: int = 256,
+    device: Any = None,
+) -> dict[str, float | int]:
+    """Summary metrics plus how many queries were skipped for lack of a gallery match.
+
+    Rates are fractions in [0, 1] (not percentages): ``"Rank-k"`` for each k in
+    ``max_ranks``, ``"mAP"`` and ``"mINP"`` over valid queries. A rank beyond the gallery
+    size reports the CMC value at the last position. Also returns ``"num_valid_queries"``
+    and ``"num_skipped_queries"``. Raises ValueError when no query is valid.
+    """
+    stats, num_g = _all_stats(distmat, q_pids, g_pids, q_camids, g_camids, chunk_size, device)
+    first_pos, ap, inp = _valid_only(stats)
+    length = min(max(max_ranks), num_g)
+    cmc = _cmc(first_pos, length)
+    out: dict[str, float | int] = {f"Rank-{k}": float(cmc[min(k, length) - 1]) for k in max_ranks}
+    out["mAP"] = float(ap.mean())
+    out["mINP"] = float(inp.mean())
+    out["num_valid_queries"] = first_pos.numel()
+    out["num_skipped_queries"] = stats.valid.numel() - first_pos.numel()
+    return out
