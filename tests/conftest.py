@@ -26,8 +26,13 @@ def data_root(tmp_path_factory) -> str:
         os.environ["FASTREID_DATASETS"] = previous
 
 
-def small_bot_cfg(output_dir: str, **overrides):
-    """fast-reid's BoT Baseline with ResNet-18 at 64x64 on the tiny day-night set, on CPU."""
+@pytest.fixture(scope="session")
+def small_bot_cfg():
+    """Factory: fast-reid's BoT Baseline with ResNet-18 at 64x64 on the tiny day-night set, on CPU."""
+    return make_small_bot_cfg
+
+
+def make_small_bot_cfg(output_dir: str, **overrides):
     cfg = get_cfg()
     cfg.merge_from_file(os.path.join(os.path.dirname(__file__), "..", "configs", "synthetic", "bot.yml"))
     cfg.merge_from_list([

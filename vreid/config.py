@@ -82,8 +82,8 @@ def load_config(config_file: str = "", opts: Sequence[str] = ()) -> CfgNode:
             raise UserError(f"overrides must come as KEY VALUE pairs, got an odd list: {list(opts)}")
         try:
             cfg.merge_from_list(list(opts))
-        except KeyError as e:
-            key = str(e).strip("'\"").replace("Non-existent config key: ", "")
+        except (KeyError, AssertionError) as e:
+            key = str(e).strip("'\"").split(": ")[-1]
             raise UserError(f"unknown config key {key} on the command line") from None
         except ValueError as e:
             raise UserError(f"bad command-line override: {e}") from None

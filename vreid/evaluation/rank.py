@@ -78,20 +78,20 @@ def _matched_block(
 def _buckets(dist: torch.Tensor, md: torch.Tensor, midx: torch.Tensor) -> torch.Tensor:
     """For every gallery entry, how many same-pid entries precede it in the stable ranking.
 
-    A binary search on distance is exact except for entries tying with a same-pid distance;
-    those are re-searched on an integer key (row, tie-run start, gallery index).
+    A binary search on distance is exact except for entries whose distance equals a
+    same-pid distance (always true for the same-pid entries themselves); those are
+    re-searched on an integer key (row, tie-run start, gallery index).
     """
     n, k = md.shape
     m = dist.shape[1]
     bucket = torch.searchsorted(md, dist)  # count of same-pid distances strictly smaller
-    tied = (bucket < k) & (md.gather(1, bucket.clamp_max(k - 1)) == dist)
-    if bool(tied.any()):
-        tr, tc = tied.nonzero(as_tuple=True)
-        run_start = torch.searchsorted(md, md)  # first slot of each slot's tie run
-        row_base = torch.arange(n, device=dist.device)[:, None] * (k * (m + 1))
-        keys = (row_base + run_start * (m + 1) + midx).reshape(-1)
-        queries = row_base[tr, 0] + bucket[tr, tc] * (m + 1) + tc
-        bucket[tr, tc] = torch.searchsorted(keys, queries) - tr * k
+    nan_col = md.new_full((n, 1), float("nan"))  # bucket == k never ties (NaN != anything)
+    tr, tc = (torch.cat([md, nan_col], 1).gather(1, bucket) == dist).nonzero(as_tuple=True)
+    run_start = torch.searchsorted(md, md)  # first slot of each slot's tie run
+    row_base = torch.arange(n, device=dist.device)[:, None] * (k * (m + 1))
+    keys = (row_base + run_start * (m + 1) + midx).reshape(-1)
+    queries = row_base[tr, 0] + bucket[tr, tc] * (m + 1) + tc
+    bucket[tr, tc] = torch.searchsorted(keys, queries) - tr * k
     return bucket
 
 
@@ -115,12 +115,12 @@ def _chunk_stats(
         return _QueryStats(torch.ones(n, dtype=torch.long, device=dist.device), zeros, zeros, zeros.bool())
     md, midx, counts = _matched_block(dist, same_pid)
     k = md.shape[1]
-    bucket = _buckets(dist, md, midx).masked_fill_(same_pid, k + 1)  # other-pid entries only
-    ones = torch.ones((), dtype=torch.long, device=dist.device).expand(n, m)
-    hist = torch.zeros(n, k + 2, dtype=torch.long, device=dist.device).scatter_add_(1, bucket, ones)
-    rank = torch.arange(k, device=dist.device) + hist[:, :k].cumsum(1)  # 0-based, full gallery
-
     real = torch.arange(k, device=dist.device)[None, :] < counts[:, None]
+    ones = torch.ones((), dtype=torch.long, device=dist.device).expand(n, m)
+    hist = torch.zeros(n, k + 1, dtype=torch.long, device=dist.device)
+    hist.scatter_add_(1, _buckets(dist, md, midx), ones)
+    hist[:, :k] -= real.long()  # the j-th same-pid entry itself lands in bucket j
+    rank = torch.arange(k, device=dist.device) + hist[:, :k].cumsum(1)  # 0-based, full gallery
     removed = real & (g_camids[midx.clamp_max(m - 1)] == q_camids[:, None])
     good = real & ~removed
     kept_pos = rank + 1 - removed.long().cumsum(1)  # 1-based among kept, exact where good

@@ -66,7 +66,7 @@ def generate(root: str | os.PathLike, preset: str = "default", seed: int = 0, la
     """
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
-    chosen = LAYOUTS if layouts is None else tuple(layouts)
+    chosen = LAYOUTS if layouts is None else (layouts,) if isinstance(layouts, str) else tuple(layouts)
     unknown = [name for name in chosen if name not in LAYOUTS]
     if unknown:
         raise ValueError(f"unknown layout(s) {unknown}; choose from {list(LAYOUTS)}")

@@ -44,7 +44,7 @@ def sample_camera(family: str, rng: np.random.Generator) -> CameraStyle:
     tint = ((1.0, 0.72, 0.42), (0.82, 0.9, 1.0), (0.95, 0.9, 0.75))[int(rng.integers(3))]
     common = dict(horizon=float(rng.uniform(0.3, 0.55)), night_tint=tint, keystone=1.0)
     if family == "clean_render":
-        return CameraStyle(family, wall=_colour(rng, 60, 200, 40), ground=_colour(rng, 80, 170, 10),
+        return CameraStyle(family, wall=_colour(rng, 60, 175, 25), ground=_colour(rng, 80, 170, 10),
                            gain=(1.0, 1.0, 1.0), gamma=1.0, saturation=1.1, blur=(0.0, 0.0), noise=0.0,
                            jpeg=(95, 95), scale=(0.78, 0.95), shift=0.04, perspective=0.05,
                            crop_chance=0.0, **common)
@@ -59,7 +59,8 @@ def sample_camera(family: str, rng: np.random.Generator) -> CameraStyle:
     return CameraStyle(family, wall=_colour(rng, 50, 150, 35), ground=_colour(rng, 70, 120, 8),
                        gain=gain, gamma=float(rng.uniform(0.85, 1.2)),
                        saturation=float(rng.uniform(0.7, 1.0) if noisy else rng.uniform(0.85, 1.05)),
-                       blur=(0.4, 1.3) if noisy else (0.2, 0.8), noise=float(rng.uniform(3, 8) if noisy else rng.uniform(1, 3)),
+                       blur=(0.4, 1.3) if noisy else (0.2, 0.8),
+                       noise=float(rng.uniform(3, 8) if noisy else rng.uniform(1, 3)),
                        jpeg=(40, 75) if noisy else (70, 90), scale=(0.72, 0.95), shift=0.06,
                        perspective=0.08, crop_chance=0.3 if noisy else 0.15, **common)
 
@@ -91,7 +92,7 @@ def background(style: CameraStyle, rng: np.random.Generator, size: int) -> np.nd
             pillar = np.abs(cols / size - centre) < 0.05
             stripes = ((rows * 10 + cols / size * 3).astype(int) % 2 == 0)
             scene[pillar & stripes] = (210, 150, 30)
-            scene[pillar & ~stripes] = (200, 200, 195)
+            scene[pillar & ~stripes] = (188, 188, 184)
     else:
         slope = rng.uniform(-1.5, 1.5)
         lane = np.abs(cols / size - 0.5 - slope * (rows - 1)) < 0.012

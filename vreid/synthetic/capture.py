@@ -47,13 +47,17 @@ def capture(vid: VehicleIdentity, view: str, mirrored: bool, night: bool, style:
     """JPEG bytes of `vid` seen from `view` by a camera of `style`."""
     frame = size * SUPERSAMPLE
     vehicle, lamps = render_vehicle(vid, view, frame)
-    if mirrored:
-        vehicle, lamps = (im.transpose(Image.Transpose.FLIP_LEFT_RIGHT) for im in (vehicle, lamps))
     aspect = view_aspect(vid, view)
     aspect = aspect ** SIDE_SQUASH if view == "side" else aspect
     coefficients = _perspective_coefficients(_target_quad(style, rng, frame, aspect), *vehicle.size)
-    vehicle, lamps = (im.transform((frame, frame), Image.Transform.PERSPECTIVE, coefficients,
-                                   Image.Resampling.BILINEAR).reduce(SUPERSAMPLE) for im in (vehicle, lamps))
+
+    def place(layer: Image.Image) -> Image.Image:
+        if mirrored:
+            layer = layer.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        return layer.transform((frame, frame), Image.Transform.PERSPECTIVE, coefficients,
+                               Image.Resampling.BILINEAR).reduce(SUPERSAMPLE)
+
+    vehicle = place(vehicle)
 
     layer = np.asarray(vehicle, np.float32)
     alpha = layer[..., 3:] / 255.0
@@ -61,10 +65,10 @@ def capture(vid: VehicleIdentity, view: str, mirrored: bool, night: bool, style:
     img = colour_response(img, style)
     radius = rng.uniform(*style.blur) * size / 128
     if radius > 0.05:
-        blurred = Image.fromarray(np.clip(img, 0, 255).round().astype(np.uint8)).filter(ImageFilter.GaussianBlur(radius))
-        img = np.asarray(blurred, np.float32)
+        sharp = Image.fromarray(np.clip(img, 0, 255).round().astype(np.uint8))
+        img = np.asarray(sharp.filter(ImageFilter.GaussianBlur(radius)), np.float32)
     if night:
-        img = apply_night(img, lamps, view, style.night_tint, rng)
+        img = apply_night(img, place(lamps), view, style.night_tint, rng)
     elif style.noise > 0:
         img = img + rng.normal(0.0, style.noise, img.shape)
 

@@ -21,8 +21,8 @@ BODY_COLOURS: dict[str, RGB] = {
     "beige": (188, 168, 128), "teal": (28, 128, 138),
 }
 BODY_WEIGHTS = (0.16, 0.14, 0.11, 0.13, 0.07, 0.04, 0.07, 0.05, 0.04, 0.04, 0.04, 0.04, 0.04, 0.03)
-MARK_COLOURS: tuple[RGB, ...] = (
-    (235, 235, 235), (20, 20, 20), (200, 30, 30), (230, 200, 30), (30, 80, 200), (40, 170, 70), (230, 120, 20),
+MARK_COLOURS: tuple[RGB, ...] = (  # whites stay below the glare threshold too
+    (208, 208, 208), (20, 20, 20), (200, 30, 30), (230, 200, 30), (30, 80, 200), (40, 170, 70), (230, 120, 20),
 )
 STICKER_COLOURS: tuple[RGB, ...] = ((240, 215, 20), (40, 200, 90), (30, 190, 220), (220, 40, 180), (250, 130, 20))
 PLATE_STYLES: tuple[tuple[RGB, RGB], ...] = (  # (plate, characters)
@@ -106,7 +106,7 @@ def sample_identity(rng: np.random.Generator, types: tuple[str, ...] = VEHICLE_T
         sticker=_contrasting(body, STICKER_COLOURS, rng) if rng.random() < 0.5 else None,
         sticker_shape=("circle", "square", "diamond")[int(rng.integers(3))],
         sticker_left=bool(rng.random() < 0.5),
-        roof=_contrasting(body, ((235, 235, 235), (20, 20, 20)), rng) if rng.random() < 0.15 else None,
+        roof=_contrasting(body, ((208, 208, 208), (20, 20, 20)), rng) if rng.random() < 0.15 else None,
         roof_rack=vtype != "bus" and bool(rng.random() < 0.3),
         wheel_style=int(rng.integers(4)),
         plate=plate,

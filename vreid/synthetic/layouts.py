@@ -97,9 +97,10 @@ def _plan_dn(seed: int, preset: str) -> tuple[list[ImageSpec], dict[str, tuple[s
 
 
 def _plan_reid(layout: str, seed: int, size: ReidSize, pids: list[int], cameras: tuple[int, ...],
-               views: tuple[float, float, float], name_format: str, night_chance: float = 0.0, folder: str = "") -> list[ImageSpec]:
-    """VeRi-like split: train ids; test ids with a gallery and queries whose camera the gallery also covers
-    with at least one other camera."""
+               views: tuple[float, float, float], name_format: str, night_chance: float = 0.0,
+               folder: str = "") -> list[ImageSpec]:
+    """VeRi-like split: train ids, then test ids with gallery and query images; every query's id is in
+    the gallery under at least one other camera, which the cross-camera protocol needs."""
     images = []
     for rank, pid in enumerate(pids):
         rng = seeding.stream(seed, seeding.PLAN, LAYOUT_IDS[layout], pid)
@@ -125,13 +126,15 @@ def plan_layout(layout: str, preset: str, seed: int) -> LayoutPlan:
         images, lists = _plan_dn(seed, preset)
     elif layout == "veri":
         rng = seeding.stream(seed, seeding.SPLIT, LAYOUT_IDS["veri"])
-        pids = rng.choice(np.arange(1, VERI_MAX_PID + 1), size=sizes.veri.train_ids + sizes.veri.test_ids, replace=False)
-        pids = sorted(pids[: sizes.veri.train_ids].tolist()) + sorted(pids[sizes.veri.train_ids:].tolist())
+        n_train = sizes.veri.train_ids
+        pids = rng.choice(np.arange(1, VERI_MAX_PID + 1), size=n_train + sizes.veri.test_ids, replace=False)
+        pids = sorted(pids[:n_train].tolist()) + sorted(pids[n_train:].tolist())
         images = _plan_reid("veri", seed, sizes.veri, pids, VERI_CAMERAS, DAY_VIEWS,
                             "{pid:04d}_c{cam:03d}_{frame:08d}_0.jpg")
     elif layout == "vehiclex":
         images = _plan_reid("vehiclex", seed, sizes.vehiclex, list(range(1, sizes.vehiclex.train_ids + 1)),
-                            VEHICLEX_CAMERAS, (1 / 3, 1 / 3, 1 / 3), "{pid:04d}_c{cam:03d}_{n}.jpg", folder="AIC20_ReID_Simulation/")
+                            VEHICLEX_CAMERAS, (1 / 3, 1 / 3, 1 / 3), "{pid:04d}_c{cam:03d}_{n}.jpg",
+                            folder="AIC20_ReID_Simulation/")
     elif layout == "opri":
         n_ids = sizes.opri.train_ids + sizes.opri.test_ids
         images = _plan_reid("opri", seed, sizes.opri, list(range(1, n_ids + 1)), OPRI_CAMERAS, BOOTH_VIEWS,

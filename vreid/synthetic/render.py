@@ -68,7 +68,8 @@ def _plate(c: _Canvas, vid: VehicleIdentity, u0: float, v0: float, u1: float, v1
     for i, bit in enumerate(m.plate_bits):
         if bit:
             row, col = divmod(i, 5)
-            c.rect(u0 + (col + 0.2) * cw, v0 + (row + 0.2) * ch, u0 + (col + 0.8) * cw, v0 + (row + 0.8) * ch, m.plate_ink)
+            u, v = u0 + col * cw, v0 + row * ch
+            c.rect(u + 0.2 * cw, v + 0.2 * ch, u + 0.8 * cw, v + 0.8 * ch, m.plate_ink)
 
 
 def _sticker(c: _Canvas, vid: VehicleIdentity, u: float, v: float, size_v: float) -> None:
@@ -193,7 +194,7 @@ def _wheel(c: _Canvas, vid: VehicleIdentity, u: float) -> None:
     style = vid.marks.wheel_style
     c.circle(u, v, r, TYRE)
     if style == 3:
-        c.circle(u, v, r * 0.72, (225, 225, 220))
+        c.circle(u, v, r * 0.72, (205, 205, 200))
         c.circle(u, v, r * 0.55, TYRE)
         c.circle(u, v, r * 0.25, CHROME)
         return
