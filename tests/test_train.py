@@ -11,8 +11,9 @@ PROTOCOLS = ("SynDN_D2N", "SynDN_N2D")
 @pytest.fixture(scope="module")
 def trained(data_root, tmp_path_factory, small_bot_cfg):
     """Trains BoT for a few epochs; returns the config, the untrained and the final results."""
-    cfg = small_bot_cfg(str(tmp_path_factory.mktemp("train")), **{"SOLVER.MAX_EPOCH": 8,
-                                                                      "TEST.EVAL_PERIOD": 8})
+    cfg = small_bot_cfg(str(tmp_path_factory.mktemp("train")), **{"SOLVER.MAX_EPOCH": 6,
+                                                                      "TEST.EVAL_PERIOD": 6,
+                                                                      "INPUT.REA.ENABLED": False})
     trainer = Trainer(cfg)
     untrained = Trainer.test(trainer.cfg, trainer.model)
     trainer.resume_or_load(resume=False)

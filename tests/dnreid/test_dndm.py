@@ -155,6 +155,8 @@ def test_heads_lr_factor(model):
     lrs = {(id(g["params"][0]) in heads): g["lr"] for g in optimizer.param_groups}
     assert lrs == {True: pytest.approx(0.1), False: pytest.approx(0.01)}
     assert all(not p.requires_grad for n, p in model.heads.named_parameters() if n.endswith("bias"))
+    # vreid's --eval-only loader reads the class count from this key.
+    assert model.state_dict()["heads.weight"].shape == (NUM_IDS, 512)
 
 
 def test_forward_maps(model):

@@ -45,7 +45,7 @@ PRESETS: dict[str, Preset] = {
     ),
     "tiny": Preset(
         image_size=64,
-        dn=DNSize(train_ids=12, test_ids=16, train_day=4, train_night=4, test_day=3, test_night=3, queries=2),
+        dn=DNSize(train_ids=24, test_ids=16, train_day=4, train_night=4, test_day=3, test_night=3, queries=2),
         veri=ReidSize(train_ids=8, train_images=4, test_ids=6, gallery_images=3, query_images=1),
         vehiclex=ReidSize(train_ids=8, train_images=4),
         opri=ReidSize(train_ids=8, train_images=4, test_ids=6, gallery_images=3, query_images=1),
