@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections import OrderedDict
 
 import torch
@@ -48,6 +49,8 @@ class Trainer(DefaultTrainer):
         if not logging.getLogger("fastreid").isEnabledFor(logging.INFO):
             setup_logger()
         device = resolve_device(cfg)
+        if comm.is_main_process() and cfg.OUTPUT_DIR:
+            os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)  # fast-reid writes config.yaml there
         data_loader = self.build_train_loader(cfg)
         cfg = self.auto_scale_hyperparams(cfg, data_loader.dataset.num_classes)
         self.iters_per_epoch = data_loader.iters_per_epoch
