@@ -10,7 +10,7 @@ class DSE(nn.Module):
 
     f has 24 off-centre taps of +1 and a centre of -24, i.e. f(x) = 25 * (box_mean_5x5(x) - x) with
     zero padding 2. Using an average pool (count_include_pad) avoids building a per-channel kernel,
-    keeps dtype and memory format, and runs on any device (the release hard-codes .cuda()):
+    keeps dtype and memory format, and runs on any device (the release pins it to a CUDA device):
         out = weight_x * x + weight_g * 25/24 * ReLU(avg_pool5(x) - x).
     """
 
