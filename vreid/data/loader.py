@@ -27,10 +27,6 @@ class DeviceLoader:
     def dataset(self):
         return self.loader.dataset
 
-    @property
-    def batch_sampler(self):
-        return self.loader.batch_sampler
-
     def __len__(self) -> int:
         return len(self.loader)
 
