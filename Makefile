@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 TORCH  := torch==2.14.1 torchvision==0.29.1
 DATA   ?= datasets
-DEMO_CONFIG ?= configs/synthetic/bot.yml
+DEMO_CONFIG ?= configs/synthetic/dndm.yml
 
 .PHONY: demo test venv clean-demo
 

@@ -32,9 +32,19 @@ def small_bot_cfg():
     return make_small_bot_cfg
 
 
-def make_small_bot_cfg(output_dir: str, **overrides):
+@pytest.fixture(scope="session")
+def small_dndm_cfg():
+    """Factory: DNDM with ResNet-18 at 64x64 on the tiny day-night set, on CPU."""
+    return make_small_dndm_cfg
+
+
+def make_small_dndm_cfg(output_dir: str, **overrides):
+    return make_small_bot_cfg(output_dir, config="dndm.yml", **overrides)
+
+
+def make_small_bot_cfg(output_dir: str, config: str = "bot.yml", **overrides):
     cfg = get_cfg()
-    cfg.merge_from_file(os.path.join(os.path.dirname(__file__), "..", "configs", "synthetic", "bot.yml"))
+    cfg.merge_from_file(os.path.join(os.path.dirname(__file__), "..", "configs", "synthetic", config))
     cfg.merge_from_list([
         "MODEL.DEVICE", "cpu",
         "INPUT.SIZE_TRAIN", [64, 64], "INPUT.SIZE_TEST", [64, 64], "INPUT.PADDING.SIZE", 4,

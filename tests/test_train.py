@@ -8,12 +8,14 @@ from vreid.engine.checkpoint import load_for_eval
 PROTOCOLS = ("SynDN_D2N", "SynDN_N2D")
 
 
-@pytest.fixture(scope="module")
-def trained(data_root, tmp_path_factory, small_bot_cfg):
-    """Trains BoT for a few epochs; returns the config, the untrained and the final results."""
-    cfg = small_bot_cfg(str(tmp_path_factory.mktemp("train")), **{"SOLVER.MAX_EPOCH": 6,
-                                                                      "TEST.EVAL_PERIOD": 6,
-                                                                      "INPUT.REA.ENABLED": False})
+@pytest.fixture(scope="module", params=["bot", "dndm"])
+def trained(request, data_root, tmp_path_factory, small_bot_cfg, small_dndm_cfg):
+    """Trains BoT (fast-reid's Baseline) or DNDM for a few epochs; returns the config, the
+    untrained and the final results."""
+    make_cfg = small_bot_cfg if request.param == "bot" else small_dndm_cfg
+    cfg = make_cfg(str(tmp_path_factory.mktemp(request.param)), **{"SOLVER.MAX_EPOCH": 6,
+                                                                   "TEST.EVAL_PERIOD": 6,
+                                                                   "INPUT.REA.ENABLED": False})
     trainer = Trainer(cfg)
     untrained = Trainer.test(trainer.cfg, trainer.model)
     trainer.resume_or_load(resume=False)

@@ -24,6 +24,7 @@ import vreid  # noqa: E402,F401  (fast-reid compat layer; must precede fastreid 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from vreid.benchmark.evaluation import clustered_features  # noqa: E402
 from vreid.evaluation.distance import pairwise_distance  # noqa: E402
 from vreid.evaluation.rank import evaluate_rank  # noqa: E402
 
@@ -44,23 +45,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def make_data(args: argparse.Namespace) -> dict[str, torch.Tensor]:
-    """Clustered features: id centre + per-domain shift + noise, so rankings are non-trivial."""
-    gen = torch.Generator().manual_seed(args.seed)
-    centres = 0.25 * torch.randn(args.num_ids, args.dim, generator=gen)
-    domain_shift = 0.1 * torch.randn(3, args.dim, generator=gen)
-    g_pids = torch.arange(args.num_gallery) % args.num_ids  # every id in the gallery
-    g_camids = torch.randint(0, 2, (args.num_gallery,), generator=gen)  # two gallery domains
-    q_pids = torch.randint(0, args.num_ids, (args.num_query,), generator=gen)
-    q_camids = torch.full((args.num_query,), 2)  # queries from another domain
-
-    def feats(pids: torch.Tensor, camids: torch.Tensor) -> torch.Tensor:
-        noise = torch.randn(pids.numel(), args.dim, generator=gen)
-        return centres[pids] + domain_shift[camids] + noise
-
-    return {
-        "query": feats(q_pids, q_camids), "gallery": feats(g_pids, g_camids),
-        "q_pids": q_pids, "g_pids": g_pids, "q_camids": q_camids, "g_camids": g_camids,
-    }
+    return clustered_features(args.num_query, args.num_gallery, args.dim, args.num_ids, args.seed)
 
 
 def timed(fn: Callable[[], Any], repeat: int = 1) -> tuple[Any, float]:

@@ -204,3 +204,20 @@ def test_synthetic_config_builds():
                       ["MODEL.DEVICE", "cpu", "MODEL.HEADS.NUM_CLASSES", NUM_IDS])
     assert cfg.SOLVER.IMS_PER_BATCH % (2 * cfg.DATALOADER.NUM_INSTANCE) == 0
     assert build_model(cfg).cca[-1].proj.out_features == cfg.MODEL.BACKBONE.FEAT_DIM
+
+
+@pytest.mark.parametrize("dataset, name", [("dn348", "DN348"), ("dnwild", "DNWild")])
+@pytest.mark.parametrize("method", ["bot", "agw"])
+def test_comparison_configs_build_fastreid_baseline(dataset, name, method):
+    """BoT and AGW rows of the paper's table: fast-reid's Baseline on the same data and protocols."""
+    cfg = load_config(str(CONFIGS / dataset / f"{method}.yml"),
+                      ["MODEL.DEVICE", "cpu", "MODEL.BACKBONE.PRETRAIN", False,
+                       "MODEL.HEADS.NUM_CLASSES", NUM_IDS])
+    assert cfg.MODEL.META_ARCHITECTURE == "Baseline"
+    assert cfg.DATASETS.NAMES == (name,)
+    assert cfg.DATASETS.TESTS == (f"{name}_D2N", f"{name}_N2D")
+    model = build_model(cfg)
+    non_local = [m for m in model.backbone.modules() if type(m).__name__ == "Non_local"]
+    assert bool(non_local) == (method == "agw")
+    assert type(model.heads.pool_layer).__name__ == (
+        "GeneralizedMeanPoolingP" if method == "agw" else "GlobalAvgPool")

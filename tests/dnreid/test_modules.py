@@ -138,8 +138,6 @@ def test_ngs_mask_only_for_night_images():
 def test_ngs_output_formula_shapes_and_gradient():
     torch.manual_seed(1)
     ngs = NGS(channels=8)
-    with torch.no_grad():
-        ngs.proj.weight.abs_()  # keep the ReLU open so the gradient is not zero by chance
     raw = torch.rand(4, 3, 70, 70) * 255  # odd pooled size (18) gets resized to the stem's 16
     x = torch.rand(4, 8, 16, 16, requires_grad=True)
     domains = torch.tensor([0, 1, 0, 1])
@@ -150,6 +148,27 @@ def test_ngs_output_formula_shapes_and_gradient():
     (out.sum() + glare_attention_loss(att, domains)).backward()
     assert ngs.proj.weight.grad is not None and ngs.proj.weight.grad.abs().sum() > 0
     assert x.grad is not None
+
+
+def test_ngs_nonnegative_init_keeps_attention_trainable():
+    """Stem features are >= 0: PyTorch's symmetric init leaves the projection negative everywhere
+    for some seeds (A = 0.5, zero gradient); the nonnegative init never does."""
+    x = torch.rand(2, 64, 16, 16)  # post-ReLU stem output
+    raw = torch.zeros(2, 3, 64, 64)
+    domains = torch.tensor([0, 1])
+
+    def dead_seeds(init: str) -> int:
+        dead = 0
+        for seed in range(20):
+            torch.manual_seed(seed)
+            _, att = NGS(channels=64, init=init)(x, raw, domains)
+            dead += bool((att == 0.5).all())
+        return dead
+
+    assert dead_seeds("pytorch") > 0
+    assert dead_seeds("nonnegative") == 0
+    with pytest.raises(ValueError, match="NGS init"):
+        NGS(init="zeros")
 
 
 # ----------------------------------------------------------------------------- glare loss

@@ -13,6 +13,9 @@ def add_dnreid_config(cfg: CN) -> None:
     cfg.MODEL.DNDM.NGS.THRESHOLD = 220.0  # luma above which a pixel counts as glare
     cfg.MODEL.DNDM.NGS.LOSS_WEIGHT = 1.0
     cfg.MODEL.DNDM.NGS.LOSS_FORM = "double_sigmoid"  # the release's; or "single"
+    # Projection init: "nonnegative" (ours; keeps the ReLU open at the start) or "pytorch" (the
+    # release's default init, which leaves A stuck at 0.5 in about half of all seeds).
+    cfg.MODEL.DNDM.NGS.INIT = "nonnegative"
 
     cfg.MODEL.DNDM.DSE = CN({"ENABLED": True})  # dual-domain structure enhancement
     cfg.MODEL.DNDM.DSE.WEIGHT_X = 0.9

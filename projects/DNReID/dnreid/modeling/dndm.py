@@ -89,6 +89,9 @@ class DNDM(nn.Module):
     test: guessing a domain would silently change the embedding.
     """
 
+    # Batch keys the eval forward reads: tools (feature extraction, ONNX export) ask for each.
+    eval_inputs = ("images", "domains")
+
     @configurable
     def __init__(
         self,
@@ -140,7 +143,7 @@ class DNDM(nn.Module):
             "pixel_std": cfg.MODEL.PIXEL_STD,
             "two_stems": dn.TWO_STEMS,
             "test_feat": dn.TEST_FEAT,
-            "ngs": NGS(_out_channels(stem), dn.NGS.THRESHOLD) if dn.NGS.ENABLED else None,
+            "ngs": NGS(_out_channels(stem), dn.NGS.THRESHOLD, dn.NGS.INIT) if dn.NGS.ENABLED else None,
             "dse": DSE(dn.DSE.WEIGHT_X, dn.DSE.WEIGHT_G) if dn.DSE.ENABLED else None,
             "cca": [CCA(c, feat_dim, dn.CCA.TEST_SCALE, dn.CCA.TRAIN_SCALE) for c in channels]
             if dn.CCA.ENABLED else None,
@@ -217,6 +220,8 @@ class DNDM(nn.Module):
         """Each image through its own domain's stem; a domain absent from the batch runs nothing."""
         if len(self.stems) == 1:
             return self.stems[0](x)
+        if torch.jit.is_tracing():  # ONNX export: one graph for every batch size and domain layout
+            return torch.where((domains == NIGHT).view(-1, 1, 1, 1), self.stems[NIGHT](x), self.stems[DAY](x))
         if len(set(layout)) == 1:
             return self.stems[layout[0]](x)
         n_day = layout.count(DAY)

@@ -17,11 +17,19 @@ class NGS(nn.Module):
     projection sees the same input statistics minus the prior.
     """
 
-    def __init__(self, channels: int = 64, threshold: float = 220.0) -> None:
+    def __init__(self, channels: int = 64, threshold: float = 220.0, init: str = "nonnegative") -> None:
         super().__init__()
         self.threshold = threshold
         # Per-pixel Linear(C + 1 -> 1, no bias), i.e. a 1x1 conv.
         self.proj = nn.Conv2d(channels + 1, 1, kernel_size=1, bias=False)
+        if init == "nonnegative":
+            # The stem output and the mask are >= 0, so with PyTorch's symmetric default init the
+            # projection is negative almost everywhere about half the time: the ReLU then outputs 0,
+            # A sticks at 0.5 and no gradient ever reaches the projection. Same magnitudes, sign +.
+            with torch.no_grad():
+                self.proj.weight.abs_()
+        elif init != "pytorch":
+            raise ValueError(f"unknown NGS init {init!r}; expected 'nonnegative' or 'pytorch'")
 
     def forward(self, x: Tensor, raw: Tensor, domains: Tensor) -> tuple[Tensor, Tensor]:
         """

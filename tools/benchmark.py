@@ -1,0 +1,129 @@
+#!/usr/bin/env python
+"""Benchmark one or more configs: training step time and images/s, inference images/s, peak
+memory (CUDA max allocated, or CPU RSS), GFLOPs and parameters (fvcore), data-loader images/s
+and evaluation time. Writes JSON and a Markdown table; ratios are against the first config.
+
+Every config is measured in its own process (clean peak memory), in alternating rounds; each
+figure is the best round, so a ratio compares configs measured under the same load.
+
+    python tools/benchmark.py --configs configs/dnwild/bot.yml configs/dnwild/dndm.yml \\
+        --opts MODEL.BACKBONE.PRETRAIN False INPUT.SIZE_TRAIN 128,128 SOLVER.IMS_PER_BATCH 64
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+import dnreid  # noqa: E402,F401  (registers DNDM)
+import jifd  # noqa: E402,F401  (registers JIFD)
+from vreid.benchmark import (markdown_table, measure_inference, measure_loader,  # noqa: E402
+                             measure_train_step, model_cost)
+from vreid.benchmark.evaluation import measure_eval  # noqa: E402
+from vreid.config import load_config  # noqa: E402
+from vreid.engine.defaults import run_cli  # noqa: E402
+
+MEASURES = ("train", "inference", "cost", "loader")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--configs", nargs="+", default=[], help="config files; the first is the reference")
+    p.add_argument("--measure", nargs="+", choices=MEASURES, default=["train", "inference", "cost"],
+                   help="what to measure per config (loader needs the dataset on disk)")
+    p.add_argument("--iters", type=int, default=5, help="timed iterations per round")
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=2, help="alternating rounds; best round kept")
+    p.add_argument("--eval-sizes", nargs="*", default=[], metavar="QxG",
+                   help="also time ranking at these sizes, e.g. 2617x19568")
+    p.add_argument("--eval-dim", type=int, default=2048)
+    p.add_argument("--out", type=Path, default=ROOT / "output" / "benchmark", help="JSON and Markdown go here")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE overrides for every config")
+    return p.parse_args(argv)
+
+
+def _overrides(opts: list[str]) -> list[str]:
+    """`INPUT.SIZE_TRAIN 128,128` is accepted as shorthand for `[128, 128]`."""
+    return [f"[{o}]" if "," in o and not o.startswith(("[", "(")) else o for o in opts]
+
+
+def measure_config(config: str, args: argparse.Namespace) -> dict:
+    cfg = load_config(config, _overrides(args.opts))
+    result: dict = {"name": config}
+    if "cost" in args.measure:
+        result.update(model_cost(cfg))
+    if "train" in args.measure:
+        result.update(measure_train_step(cfg, args.iters, args.warmup))
+    if "inference" in args.measure:
+        result.update(measure_inference(cfg, args.iters, 1))
+    if "loader" in args.measure:
+        result.update(measure_loader(cfg))
+    result["device"] = cfg.MODEL.DEVICE
+    return result
+
+
+def _run_worker(config: str, args: argparse.Namespace, argv: list[str]) -> dict:
+    cmd = [sys.executable, __file__, "--worker", "--configs", config, *argv]
+    out = subprocess.run(cmd, check=False, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.stderr.write(out.stderr)
+        raise SystemExit(f"error: benchmarking {config} failed (exit {out.returncode}); see above")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _best(a: dict, b: dict) -> dict:
+    """Per quantity, the better of two rounds: lower time, higher throughput, and the larger
+    peak memory (a peak is a bound, not a noise sample)."""
+    best = dict(a)
+    for k, v in b.items():
+        if not isinstance(v, float):
+            continue
+        if k.endswith("per_s") or k.endswith("mib"):
+            best[k] = max(a[k], v)
+        elif k.endswith("_s"):
+            best[k] = min(a[k], v)
+    return best
+
+
+def main() -> int:
+    argv = sys.argv[1:]
+    args = parse_args(argv)
+    if args.worker:
+        print(json.dumps(measure_config(args.configs[0], args)))
+        return 0
+    shared = [a for a in argv if a not in args.configs and a != "--configs"]
+    rows: dict[str, dict] = {}
+    for r in range(args.rounds):
+        for config in args.configs:
+            print(f"round {r + 1}/{args.rounds}: {config}", flush=True)
+            result = _run_worker(config, args, shared)
+            rows[config] = _best(rows[config], result) if config in rows else result
+    results = list(rows.values())
+    for size in args.eval_sizes:
+        q, g = (int(n) for n in size.lower().split("x"))
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        results.append({"name": f"evaluation {q}x{g}x{args.eval_dim} ({device})",
+                        **measure_eval(q, g, args.eval_dim, device=device)})
+    machine = (f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads"
+               + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""))
+    table = markdown_table(results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "benchmark.json").write_text(json.dumps(
+        {"machine": machine, "torch": torch.__version__, "command": " ".join(sys.argv),
+         "results": results}, indent=2))
+    (args.out / "benchmark.md").write_text(f"Machine: {machine}, torch {torch.__version__}\n\n{table}\n")
+    print(f"\nMachine: {machine}\n\n{table}\n\nWritten to {args.out}/benchmark.{{json,md}}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
