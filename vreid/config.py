@@ -27,6 +27,12 @@ def add_vreid_config(cfg: CfgNode) -> None:
     cfg.TEST.CHUNK_SIZE = 256
     # DDP: set True when some parameters get no gradient in a step (e.g. an ablation).
     cfg.MODEL.DDP_FIND_UNUSED = False
+    # GPU fast paths (fast-reid's CUDNN_BENCHMARK is honoured too): NHWC weights and
+    # activations; torch.compile of the model in place ("inductor" needs a C++ compiler on CPU).
+    cfg.MODEL.CHANNELS_LAST = False
+    cfg.MODEL.COMPILE = CfgNode({"ENABLED": False})
+    cfg.MODEL.COMPILE.BACKEND = "inductor"
+    cfg.MODEL.COMPILE.MODE = "default"  # or "reduce-overhead", "max-autotune"
 
 
 ConfigHook = Callable[[CfgNode], None]

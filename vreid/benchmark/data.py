@@ -1,6 +1,7 @@
 """Throughput and memory of the training data pipeline (decode, augment, collate, workers)."""
 from __future__ import annotations
 
+import resource
 import time
 
 from vreid.data import build_train_loader
@@ -9,8 +10,8 @@ from .memory import peak_rss_mib
 
 
 def measure_loader(cfg, batches: int = 20) -> dict:
-    """Images/s after the first batch (worker start-up excluded) and this process's peak RSS.
-    Worker RSS is not included: on Linux each worker is a forked process."""
+    """Images/s after the first batch (worker start-up excluded), and peak RSS of this process
+    and of the largest worker (read once the workers have exited and been joined)."""
     loader = build_train_loader(cfg)
     it = iter(loader)
     first = next(it)
@@ -19,6 +20,8 @@ def measure_loader(cfg, batches: int = 20) -> dict:
     for _ in range(batches):
         images += next(it)["images"].shape[0]
     seconds = time.perf_counter() - start
-    return {"loader_images_per_s": images / seconds, "loader_workers": cfg.DATALOADER.NUM_WORKERS,
+    del it  # shuts the workers down, so their peak RSS is accounted to this process's children
+    worker_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**10
+    return {"loader_worker_peak_rss_mib": worker_peak,"loader_images_per_s": images / seconds, "loader_workers": cfg.DATALOADER.NUM_WORKERS,
             "loader_train_images": len(loader.dataset), "loader_batch": first["images"].shape[0],
             "loader_peak_rss_mib": peak_rss_mib()}

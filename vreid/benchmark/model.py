@@ -8,12 +8,11 @@ from typing import Callable
 
 import torch
 
-from fastreid.modeling.meta_arch import build_model
 from fastreid.solver import build_optimizer
 from fastreid.utils.events import EventStorage
 
 from vreid.engine.amp import autocast_dtype
-from vreid.engine.trainer import resolve_device
+from vreid.engine.trainer import Trainer, resolve_device
 
 from .memory import peak_mib, reset_peak
 
@@ -79,7 +78,7 @@ def measure_train_step(cfg, iters: int = 5, warmup: int = 2) -> dict:
     """Median seconds of one optimizer step (forward, backward, update) and images/s."""
     cfg = _with_classes(cfg)
     device = resolve_device(cfg)
-    model = build_model(cfg).train()
+    model = Trainer.build_model(cfg).train()
     optimizer, _ = build_optimizer(cfg, model, contiguous=False)
     dtype = autocast_dtype(device, cfg.SOLVER.AMP.DTYPE) if cfg.SOLVER.AMP.ENABLED else None
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
@@ -106,7 +105,7 @@ def measure_inference(cfg, iters: int = 5, warmup: int = 1) -> dict:
     """Median images/s of the eval forward at TEST.IMS_PER_BATCH."""
     cfg = _with_classes(cfg)
     device = resolve_device(cfg)
-    model = build_model(cfg).eval()
+    model = Trainer.build_model(cfg).eval()
     batch = _to(synthetic_batch(cfg, cfg.TEST.IMS_PER_BATCH, train=False), device)
     reset_peak(device)
     times = _timed(lambda: model(batch), device, iters, warmup)
@@ -120,7 +119,7 @@ def model_cost(cfg) -> dict:
     from fvcore.nn import FlopCountAnalysis
 
     cfg = _with_classes(cfg)
-    model = build_model(cfg).eval()
+    model = Trainer.build_model(cfg).eval()
     batch = synthetic_batch(cfg, 2, train=False)
     batch = {k: v[:1].to(resolve_device(cfg)) for k, v in batch.items()}
     flops = FlopCountAnalysis(model, (batch,))

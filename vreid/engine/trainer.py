@@ -19,6 +19,7 @@ from fastreid.utils.logger import setup_logger
 from vreid.data import build_test_loader, build_train_loader
 from vreid.engine.amp import AMPStepTrainer, autocast_dtype
 from vreid.engine.checkpoint import Checkpointer
+from vreid.engine.fast_paths import apply_fast_paths
 from vreid.errors import UserError
 from vreid.evaluation.evaluator import ReidEvaluator
 from vreid.evaluation.table import results_table
@@ -98,7 +99,7 @@ class Trainer(DefaultTrainer):
     def build_model(cls, cfg) -> torch.nn.Module:
         resolve_device(cfg)
         check_pretrained(cfg)
-        model = build_model(cfg)
+        model = apply_fast_paths(cfg, build_model(cfg))
         params = sum(p.numel() for p in model.parameters())
         logger.info(f"Model {cfg.MODEL.META_ARCHITECTURE}: {params / 1e6:.2f} M parameters on {cfg.MODEL.DEVICE}")
         return model

@@ -1,5 +1,6 @@
-"""Named dataset sizes: `default` for the CPU demo, `tiny` for tests."""
-from dataclasses import dataclass
+"""Named dataset sizes: `default` for the CPU demo, `tiny` for tests, `large` (4x the default's
+training identities) for measuring how memory scales with dataset size."""
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -51,3 +52,10 @@ PRESETS: dict[str, Preset] = {
         opri=ReidSize(train_ids=8, train_images=4, test_ids=6, gallery_images=3, query_images=1),
     ),
 }
+PRESETS["large"] = replace(
+    PRESETS["default"],
+    dn=replace(PRESETS["default"].dn, train_ids=4 * PRESETS["default"].dn.train_ids),
+    veri=replace(PRESETS["default"].veri, train_ids=4 * PRESETS["default"].veri.train_ids),
+    vehiclex=replace(PRESETS["default"].vehiclex, train_ids=4 * PRESETS["default"].vehiclex.train_ids),
+    opri=replace(PRESETS["default"].opri, train_ids=4 * PRESETS["default"].opri.train_ids),
+)

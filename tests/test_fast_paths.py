@@ -1,0 +1,67 @@
+"""Each fast-path switch leaves the model's outputs within tolerance of the default fp32 path."""
+import os
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from vreid.benchmark import synthetic_batch
+from vreid.config import load_config
+from vreid.engine import Trainer
+from vreid.engine.amp import autocast_dtype
+
+CONFIGS = os.path.join(os.path.dirname(__file__), "..", "configs", "synthetic")
+
+
+def build(config: str, *opts):
+    cfg = load_config(os.path.join(CONFIGS, config), [
+        "MODEL.DEVICE", "cpu", "MODEL.HEADS.NUM_CLASSES", 8, "INPUT.SIZE_TEST", [64, 64],
+        "TEST.IMS_PER_BATCH", 4, *opts])
+    torch.manual_seed(0)
+    return Trainer.build_model(cfg).eval(), cfg
+
+
+@pytest.fixture(scope="module", params=["bot.yml", "dndm.yml"])
+def reference(request):
+    model, cfg = build(request.param)
+    batch = synthetic_batch(cfg, 4, train=False)
+    with torch.no_grad():
+        return request.param, batch, model(batch)
+
+
+def test_channels_last_matches_default(reference):
+    config, batch, expected = reference
+    model, _ = build(config, "MODEL.CHANNELS_LAST", True)
+    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size[0] > 1)
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        torch.testing.assert_close(model(batch), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_compile_matches_default_and_keeps_parameter_names(reference):
+    config, batch, expected = reference
+    plain, _ = build(config)
+    model, _ = build(config, "MODEL.COMPILE.ENABLED", True, "MODEL.COMPILE.BACKEND", "aot_eager")
+    assert model.state_dict().keys() == plain.state_dict().keys()  # checkpoints stay compatible
+    with torch.no_grad():
+        torch.testing.assert_close(model(batch), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_bfloat16_autocast_stays_close_to_fp32(reference):
+    config, batch, expected = reference
+    model, _ = build(config)
+    dtype = autocast_dtype(torch.device("cpu"), "bfloat16")
+    with torch.no_grad(), torch.autocast("cpu", dtype=dtype):
+        out = model(batch)
+    assert F.cosine_similarity(out.float(), expected).min() > 0.98
+
+
+def test_cudnn_benchmark_switch_is_applied():
+    previous = torch.backends.cudnn.benchmark
+    try:
+        build("bot.yml", "CUDNN_BENCHMARK", True)
+        assert torch.backends.cudnn.benchmark is True
+        build("bot.yml", "CUDNN_BENCHMARK", False)
+        assert torch.backends.cudnn.benchmark is False
+    finally:
+        torch.backends.cudnn.benchmark = previous

@@ -1,0 +1,24 @@
+"""GPU fast paths as config switches: channels_last, torch.compile, cudnn.benchmark (mixed
+precision is SOLVER.AMP, applied by the trainer's step)."""
+from __future__ import annotations
+
+import logging
+
+import torch
+from torch import nn
+
+logger = logging.getLogger(__name__)
+
+
+def apply_fast_paths(cfg, model: nn.Module) -> nn.Module:
+    """Set the model's memory format and compile it in place, so parameter names, checkpoints,
+    DDP and hooks are unchanged (``nn.Module.compile`` keeps the module object)."""
+    torch.backends.cudnn.benchmark = bool(cfg.CUDNN_BENCHMARK)
+    if cfg.MODEL.CHANNELS_LAST:
+        # Tensor-core convolutions read NHWC natively; a conv with NHWC weights emits NHWC.
+        model.to(memory_format=torch.channels_last)
+    if cfg.MODEL.COMPILE.ENABLED:
+        logger.info(f"torch.compile(backend={cfg.MODEL.COMPILE.BACKEND}, mode={cfg.MODEL.COMPILE.MODE})")
+        model.compile(backend=cfg.MODEL.COMPILE.BACKEND,
+                      mode=None if cfg.MODEL.COMPILE.MODE == "default" else cfg.MODEL.COMPILE.MODE)
+    return model
