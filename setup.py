@@ -26,6 +26,7 @@ setup(
         "iopath",
         "termcolor",
         "tabulate",
+        "tqdm",  # progress bars of the post-training tools
         # fastreid 1.4.0's own runtime imports (it is installed with --no-deps)
         "yacs",
         "faiss-cpu",

@@ -1,0 +1,141 @@
+"""ONNX graphs of any meta-architecture that follows fast-reid's eval convention: a batch dict of
+raw 0-255 images (plus the metadata the model lists in ``eval_inputs``) in, features out.
+
+The graph keeps the model's own ``preprocess_image``, so it takes raw pixels and normalises
+exactly as training does. It is traced with the TorchScript-based exporter: it needs no extra
+package, and tracing records one path through Python control flow (models make that path cover
+every input, e.g. DNDM routes stems with a select while tracing).
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import warnings
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from fastreid.config import CfgNode
+
+from vreid.deploy.progress import step
+from vreid.errors import UserError
+
+OPSET = 17
+OUTPUT = "features"
+
+
+def require(module: str):
+    """Import onnx / onnxruntime, which only the deploy extra installs."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise UserError(f"{module} is not installed; install the deploy extra: "
+                        ".venv/bin/pip install -e '.[deploy]'") from None
+
+
+def input_size(cfg: CfgNode) -> tuple[int, int]:
+    """(height, width) of the images the model sees at test: the graph's fixed spatial size."""
+    size = cfg.INPUT.CROP.SIZE if cfg.INPUT.CROP.ENABLED else cfg.INPUT.SIZE_TEST
+    if len(size) != 2 or min(size) <= 0:
+        key = "INPUT.CROP.SIZE" if cfg.INPUT.CROP.ENABLED else "INPUT.SIZE_TEST"
+        raise UserError(f"{key} is {list(size)}; a graph of fixed spatial size needs [height, width]")
+    return int(size[0]), int(size[1])
+
+
+def deployment_metadata(cfg: CfgNode, keys: Sequence[str]) -> dict[str, str]:
+    """What a caller outside Python must know, stored in the ONNX file's metadata_props."""
+    height, width = input_size(cfg)
+    notes = {
+        "meta_architecture": cfg.MODEL.META_ARCHITECTURE,
+        "weights": os.path.basename(cfg.MODEL.WEIGHTS),
+        "images": f"float32 [batch, 3, {height}, {width}], RGB, raw 0-255 pixels of the image resized to "
+                  f"{width}x{height} (bicubic); the graph normalises them itself",
+        OUTPUT: f"float32 [batch, dim]; compare two with the {cfg.TEST.METRIC} distance, as the evaluator does",
+    }
+    if "domains" in keys:
+        notes["domains"] = "int64 [batch]: 0 day, 1 night"
+    return notes
+
+
+class BatchDictModel(nn.Module):
+    """Graph inputs are positional tensors; a meta-architecture reads a batch dict."""
+
+    def __init__(self, model: nn.Module, keys: Sequence[str]):
+        super().__init__()
+        self.model = model
+        self.keys = tuple(keys)
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self.model(dict(zip(self.keys, inputs)))
+
+
+def sample_inputs(keys: Sequence[str], batch: int, height: int, width: int, seed: int) -> list[torch.Tensor]:
+    """Raw pixels in [0, 200) with one saturated block per image (so a glare prior has something to
+    find) and, if read, domains alternating day/night starting at ``seed % 2``."""
+    gen = torch.Generator().manual_seed(seed)
+    images = torch.rand(batch, 3, height, width, generator=gen) * 200
+    images[:, :, height // 4: height // 2, width // 4: width // 2] = 255.0
+    samples = {"images": images, "domains": (torch.arange(batch) + seed) % 2}
+    unknown = [k for k in keys if k not in samples]
+    if unknown:
+        raise UserError(f"the model's eval_inputs {tuple(keys)} include {unknown}, which the ONNX export "
+                        "cannot feed; it knows images and domains")
+    return [samples[k] for k in keys]
+
+
+def export_onnx(model: nn.Module, keys: Sequence[str], path: str, height: int, width: int,
+                metadata: dict[str, str], progress: bool = True) -> list[str]:
+    """Trace ``model`` (eval mode) to ``path`` with a dynamic batch axis on every input and on
+    the output; ``metadata`` goes into the file's metadata_props for whoever deploys it.
+    Returns the graph's inputs: a key the traced path never reads (DNDM without NGS and with
+    one stem ignores domains) is left out of the graph, and out of the metadata."""
+    onnx = require("onnx")
+    device = next(model.parameters()).device
+    example = [t.to(device) for t in sample_inputs(keys, 2, height, width, seed=0)]
+    dynamic = {name: {0: "batch"} for name in (*keys, OUTPUT)}
+    with step(f"tracing {type(model).__name__} to {path}", progress), warnings.catch_warnings():
+        # The exporter's deprecation notice, and tracer notes on Python values read from tensors
+        # (DNDM checks its domain labels): the verification run on another batch size and domain
+        # layout is what proves the graph.
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        warnings.simplefilter("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message="Constant folding - Only steps=1")  # left unfolded, still exact
+        torch.onnx.export(BatchDictModel(model.eval(), keys), tuple(example), path, dynamo=False,
+                          input_names=list(keys), output_names=[OUTPUT], dynamic_axes=dynamic,
+                          opset_version=OPSET, do_constant_folding=True)
+    with step("checking the graph", progress):
+        proto = onnx.load(path)
+        onnx.checker.check_model(proto)
+        inputs = [i.name for i in proto.graph.input]
+        onnx.helper.set_model_props(proto, {k: v for k, v in metadata.items() if k in inputs or k not in keys})
+        onnx.save(proto, path)
+    return inputs
+
+
+def onnx_features(path: str, keys: Sequence[str], inputs: Sequence[torch.Tensor]) -> np.ndarray:
+    """Run the exported graph with onnxruntime on the CPU, feeding the inputs it has."""
+    ort = require("onnxruntime")
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    wanted = {i.name for i in session.get_inputs()}
+    return session.run([OUTPUT], {k: t.cpu().numpy() for k, t in zip(keys, inputs) if k in wanted})[0]
+
+
+@torch.no_grad()
+def max_abs_diff(path: str, model: nn.Module, keys: Sequence[str], height: int, width: int,
+                 batch: int = 3, progress: bool = True) -> float:
+    """Largest |onnxruntime - PyTorch| over a batch whose size and domain layout differ from the
+    traced example, so a batch size or a layout baked into the graph shows up."""
+    inputs = sample_inputs(keys, batch, height, width, seed=1)
+    with step(f"verifying with onnxruntime on a batch of {batch}", progress):
+        device = next(model.parameters()).device
+        expected = model.eval()(dict(zip(keys, (t.to(device) for t in inputs)))).float().cpu().numpy()
+        try:
+            got = onnx_features(path, keys, inputs)
+        except Exception as e:  # onnxruntime's errors share no base class
+            raise UserError(f"{path} fails on a batch of {batch} (traced with 2): {str(e).splitlines()[0]}. The "
+                            "model's forward fixed a batch size or layout while tracing; do not deploy it") from None
+    if got.shape != expected.shape:
+        raise RuntimeError(f"ONNX output has shape {got.shape}, PyTorch's {expected.shape}")
+    return float(np.abs(got - expected).max())

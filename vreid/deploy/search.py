@@ -1,0 +1,44 @@
+"""Query features against a saved gallery: the top-k nearest images, as a table."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+from tabulate import tabulate
+
+from vreid.deploy.feature_file import FeatureFile
+from vreid.deploy.images import DOMAIN_NAMES
+from vreid.evaluation import pairwise_distance
+
+
+@dataclass(frozen=True)
+class Hit:
+    rank: int  # 1-based
+    index: int  # row of the gallery
+    distance: float
+
+
+def top_k(dist: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices and distances of the k nearest gallery entries per row, nearest first; equal
+    distances keep gallery order (a stable sort, the evaluator's tie rule)."""
+    dist_sorted, order = torch.sort(dist, dim=1, stable=True)
+    return order[:, :k], dist_sorted[:, :k]
+
+
+def search(queries: np.ndarray, gallery: FeatureFile, k: int) -> list[list[Hit]]:
+    """The k nearest gallery images of every query row under the gallery's metric."""
+    dist = pairwise_distance(torch.from_numpy(queries), torch.from_numpy(gallery.features), gallery.metric)
+    order, dists = top_k(dist, min(k, len(gallery.features)))
+    return [[Hit(r + 1, int(i), float(d)) for r, (i, d) in enumerate(zip(row_i, row_d))]
+            for row_i, row_d in zip(order.tolist(), dists.tolist())]
+
+
+def results_table(query_path: str, hits: Sequence[Hit], gallery: FeatureFile) -> str:
+    """One query's hits: rank, distance, domain and path, GitHub-markdown style."""
+    rows = [[h.rank, h.distance, DOMAIN_NAMES[gallery.domains[h.index]] if gallery.domains[h.index] is not None else "",
+             gallery.paths[h.index]] for h in hits]
+    table = tabulate(rows, headers=["rank", f"{gallery.metric} distance", "domain", "image"],
+                     floatfmt=".4f", tablefmt="github")
+    return f"query: {query_path}\n{table}"

@@ -1,0 +1,142 @@
+"""Per-query rankings of a test protocol with ground truth: which queries a model gets right,
+which it gets wrong, and the rank-list rows that show them.
+
+The ranking follows the evaluator exactly: ascending distance with ties in gallery order, and
+gallery entries with the query's identity and camera dropped; so the mean of the per-query APs
+is the evaluator's mAP.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from fastreid.config import CfgNode
+
+from vreid.data import build_test_loader
+from vreid.data.dataset import Record, record_meta
+from vreid.deploy.features import extract_features
+from vreid.deploy.images import DOMAIN_NAMES
+from vreid.errors import UserError
+from vreid.evaluation import pairwise_distance
+from vreid.visualization.ranklist import RankRow
+
+SELECTIONS = ("best", "worst")
+
+
+@dataclass
+class RankedQuery:
+    query: int  # index into the protocol's queries
+    gallery: list[int]  # the top-k gallery indices, nearest first
+    distances: list[float]
+    matches: list[bool]
+    ap: float  # nan when the gallery holds no match for the query
+    first_match: int  # 1-based rank of the first right match; 0 when there is none
+
+
+def rank_queries(dist: torch.Tensor, q_pids: torch.Tensor, g_pids: torch.Tensor, q_camids: torch.Tensor,
+                 g_camids: torch.Tensor, topk: int, chunk_size: int = 256) -> list[RankedQuery]:
+    """Rank the gallery for every query (rows of ``dist``), chunk by chunk to bound memory."""
+    g_pids, g_camids = g_pids.to(dist.device), g_camids.to(dist.device)
+    ranked = []
+    for start in range(0, dist.shape[0], chunk_size):
+        block = dist[start:start + chunk_size]
+        qp, qc = (t[start:start + chunk_size].to(dist.device)[:, None] for t in (q_pids, q_camids))
+        sorted_dist, order = torch.sort(block, dim=1, stable=True)
+        same = g_pids[order] == qp
+        kept = ~(same & (g_camids[order] == qc))
+        good = same & kept
+        kept_pos = kept.cumsum(1)  # 1-based rank among kept entries
+        precision = good.cumsum(1).double() / kept_pos.clamp_min(1).double()
+        num_good = good.sum(1)
+        ap = (precision * good).sum(1) / num_good.clamp_min(1)
+        first = torch.where(num_good > 0, kept_pos.gather(1, good.float().argmax(1, keepdim=True))[:, 0], 0)
+        top = torch.argsort((~kept).byte(), dim=1, stable=True)[:, :topk]  # kept entries, in rank order
+        rows = zip(order.gather(1, top).tolist(), sorted_dist.gather(1, top).tolist(),
+                   good.gather(1, top).tolist(), kept.gather(1, top).tolist(), ap.tolist(),
+                   first.tolist(), num_good.tolist())
+        for i, (gallery, dists, matches, keep, q_ap, q_first, n_good) in enumerate(rows):
+            n = sum(keep)
+            ranked.append(RankedQuery(start + i, gallery[:n], dists[:n], matches[:n],
+                                      q_ap if n_good else math.nan, q_first))
+    return ranked
+
+
+def select_queries(ranked: Sequence[RankedQuery], how: str, num: int) -> list[RankedQuery]:
+    """The ``num`` best (highest AP, earliest first match) or worst queries that have a match."""
+    if how not in SELECTIONS:
+        raise ValueError(f"selection must be one of {SELECTIONS}, got {how!r}")
+    valid = [r for r in ranked if not math.isnan(r.ap)]
+    best_first = sorted(valid, key=lambda r: (-r.ap, r.first_match, r.query))
+    return (best_first if how == "best" else best_first[::-1])[:num]
+
+
+def choose_queries(ranked: Sequence[RankedQuery], chosen: Sequence[str],
+                   query_paths: Sequence[str]) -> list[RankedQuery]:
+    """Queries named by index into the protocol's query list, by path, or by file name."""
+    by_name = {}
+    for i, path in enumerate(query_paths):
+        by_name.setdefault(path, i)
+        by_name.setdefault(os.path.basename(path), i)
+    picked = []
+    for name in chosen:
+        if name.isdigit() and int(name) < len(query_paths):
+            picked.append(ranked[int(name)])
+        elif name in by_name:
+            picked.append(ranked[by_name[name]])
+        else:
+            raise UserError(f"--queries {name}: not a query of this protocol; give an index below "
+                            f"{len(query_paths)}, a query image path or its file name")
+    return picked
+
+
+def _tag(record: Record) -> str:
+    """Identity and domain (or camera, for sets without domains) of a record."""
+    domain = record_meta(record).get("domains")
+    return f"id {record[1]} {DOMAIN_NAMES[domain] if domain is not None else f'cam {record[2]}'}"
+
+
+def ranklist_rows(ranked: Sequence[RankedQuery], queries: Sequence[Record], gallery: Sequence[Record]) -> list[RankRow]:
+    """Rows for ``draw_ranklist``: captions carry rank, distance, identity and domain."""
+    rows = []
+    for r in ranked:
+        ap = "no match" if math.isnan(r.ap) else f"AP {r.ap:.2f}"
+        rows.append(RankRow(
+            query_path=queries[r.query][0],
+            query_caption=[f"query {r.query}  {ap}", _tag(queries[r.query])],
+            gallery_paths=[gallery[g][0] for g in r.gallery],
+            gallery_captions=[[f"#{k + 1}  {d:.4f}", _tag(gallery[g])]
+                              for k, (g, d) in enumerate(zip(r.gallery, r.distances))],
+            verdicts=list(r.matches),
+        ))
+    return rows
+
+
+def _codes(labels: Sequence) -> torch.Tensor:
+    """Integer codes of labels that may be strings (some data sets prefix their pids)."""
+    code = {label: i for i, label in enumerate(dict.fromkeys(labels))}
+    return torch.tensor([code[label] for label in labels])
+
+
+@dataclass
+class ProtocolRanking:
+    queries: list[Record]
+    gallery: list[Record]
+    ranked: list[RankedQuery]
+
+
+def rank_protocol(cfg: CfgNode, model: nn.Module, protocol: str, topk: int, progress: bool = True) -> ProtocolRanking:
+    """Embed a registered test protocol (queries then gallery) as the evaluator does and rank it."""
+    loader, num_query = build_test_loader(cfg, protocol)
+    records = loader.dataset.img_items
+    feats = extract_features(model, loader, len(records), cfg.TEST.FLIP.ENABLED, progress, desc=protocol)
+    feats = feats.to(cfg.MODEL.DEVICE)
+    dist = pairwise_distance(feats[:num_query], feats[num_query:], cfg.TEST.METRIC)
+    pids, camids = _codes([r[1] for r in records]), _codes([r[2] for r in records])
+    ranked = rank_queries(dist, pids[:num_query], pids[num_query:], camids[:num_query], camids[num_query:],
+                          topk, cfg.TEST.CHUNK_SIZE)
+    return ProtocolRanking(records[:num_query], records[num_query:], ranked)
