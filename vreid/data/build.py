@@ -31,13 +31,19 @@ def data_root() -> str:
     return os.getenv("FASTREID_DATASETS", "datasets")
 
 
-def get_dataset(name: str, **kwargs):
-    """Instantiate a registered dataset, turning fast-reid's failures into actionable errors."""
+def get_dataset(name: str, cfg=None, **kwargs):
+    """Instantiate a registered dataset, turning fast-reid's failures into actionable errors.
+
+    fast-reid datasets see no config; a class that reads config keys (e.g. a file-name
+    pattern) defines ``config_kwargs(cfg) -> dict``, passed to it when ``cfg`` is given.
+    """
     try:
         cls = DATASET_REGISTRY.get(name)
     except KeyError:
         known = ", ".join(sorted(DATASET_REGISTRY._obj_map))
         raise UserError(f"unknown dataset {name!r} in DATASETS.NAMES/TESTS. Registered: {known}") from None
+    if cfg is not None and hasattr(cls, "config_kwargs"):
+        kwargs = {**cls.config_kwargs(cfg), **kwargs}
     try:
         return cls(root=data_root(), **kwargs)
     except (RuntimeError, FileNotFoundError, AssertionError) as e:
@@ -70,7 +76,7 @@ def build_train_set(cfg) -> ReIDDataset:
     index of its dataset there, so multi-source models know where an image comes from."""
     records = []
     for source, name in enumerate(cfg.DATASETS.NAMES):
-        data = get_dataset(name)
+        data = get_dataset(name, cfg)
         if comm.is_main_process():
             data.show_train()
         records += [(*r[:3], {**record_meta(r), "sources": source}) for r in data.train]
@@ -118,7 +124,7 @@ def build_train_loader(cfg, train_set: ReIDDataset | None = None, sampler: Sampl
 
 def build_test_loader(cfg, dataset_name: str) -> tuple[DeviceLoader, int]:
     """Query records first, then gallery; returns the loader and the number of queries."""
-    data = get_dataset(dataset_name)
+    data = get_dataset(dataset_name, cfg)
     if comm.is_main_process():
         data.show_test()
     test_set = ReIDDataset(data.query + data.gallery, build_transforms(cfg, is_train=False))

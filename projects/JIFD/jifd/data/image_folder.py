@@ -1,0 +1,49 @@
+"""Reading an image folder whose file names encode identity and camera (VeRi-style layouts).
+
+The pattern is searched in the file name only, never the full path, so a data root whose
+own path looks like `<digits>_c<digits>` cannot be mistaken for a label.
+"""
+from __future__ import annotations
+
+import os
+import re
+
+from vreid.errors import UserError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+
+
+def compile_name_pattern(pattern: str, key: str) -> re.Pattern:
+    """The regular expression of ``key``; it must define the named groups pid and camid."""
+    try:
+        compiled = re.compile(pattern)
+    except re.error as e:
+        raise UserError(f"{key} {pattern!r} is not a valid regular expression: {e}") from None
+    missing = {"pid", "camid"} - set(compiled.groupindex)
+    if missing:
+        raise UserError(f"{key} {pattern!r} lacks the named group(s) {sorted(missing)}: write them as "
+                        r"(?P<pid>\d+) and (?P<camid>\d+)")
+    return compiled
+
+
+def check_folders(folders: list[str], help_text: str) -> None:
+    for folder in folders:
+        if not os.path.isdir(folder):
+            raise UserError(f"dataset layout incomplete: missing folder {folder}. {help_text}")
+
+
+def read_image_folder(folder: str, pattern: re.Pattern, help_text: str) -> list[tuple[str, int, int]]:
+    """``(path, pid, camid)`` of every image in ``folder``, sorted by file name (a reproducible
+    order); files that are not images are ignored. ``help_text`` says what to do on a mismatch."""
+    check_folders([folder], help_text)
+    names = sorted(n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS))
+    if not names:
+        raise UserError(f"{folder} holds no images ({', '.join(IMAGE_EXTENSIONS)}). {help_text}")
+    records = []
+    for name in names:
+        path = os.path.join(folder, name)
+        match = pattern.search(name)
+        if match is None:
+            raise UserError(f"{path}: file name does not match the pattern {pattern.pattern!r}. {help_text}")
+        records.append((path, int(match["pid"]), int(match["camid"])))
+    return records

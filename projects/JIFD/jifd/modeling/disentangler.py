@@ -1,0 +1,18 @@
+"""Feature-level disentangler (spec JIFD.md, section 3, after DAL): one per factor
+(domain-invariant, domain-specific, class-irrelevant), all with the same shape."""
+from torch import nn
+
+__all__ = ["Disentangler"]
+
+
+class Disentangler(nn.Sequential):
+    """MLP feat_dim -> hidden_dim (BN, ReLU) -> feat_dim (BN) on the pooled backbone feature."""
+
+    def __init__(self, feat_dim: int, hidden_dim: int) -> None:
+        super().__init__(
+            nn.Linear(feat_dim, hidden_dim, bias=False),
+            nn.BatchNorm1d(hidden_dim),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden_dim, feat_dim, bias=False),
+            nn.BatchNorm1d(feat_dim),
+        )

@@ -1,0 +1,126 @@
+"""The training-only feature-level objectives of JIFD (spec JIFD.md, section 3, after DAL).
+
+Everything here serves training and is never called at test time: the domain-specific and
+class-irrelevant disentanglers with their classifiers, the domain discriminator, the MINE
+estimators, the reconstructor R and the ring loss. DAL's six sequential optimizer steps
+become one: adversaries sit behind gradient reversal, and a classifier that must be
+confused is trained on detached features while the confusion loss uses its detached weight.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from fastreid.modeling.losses import cross_entropy_loss
+
+from vreid.errors import UserError
+
+from .disentangler import Disentangler
+from .domain import DomainDiscriminator
+from .grad_reverse import grad_reverse
+from .mine import MINE
+from .ring import RingLoss
+
+__all__ = ["FeatureObjectives", "class_confusion_loss", "build_feature_objectives"]
+
+
+def class_confusion_loss(features: Tensor, classifier_weight: Tensor) -> Tensor:
+    """Cross-entropy toward the uniform distribution over identities. The classifier weight
+    is detached: only the features (D_ci and the backbone) learn to confuse it."""
+    log_probs = F.log_softmax(F.linear(features, classifier_weight.detach()).float(), dim=1)
+    return -log_probs.mean(dim=1).mean()
+
+
+def _classifier(feat_dim: int, num_classes: int) -> nn.Linear:
+    layer = nn.Linear(feat_dim, num_classes, bias=False)
+    nn.init.normal_(layer.weight, std=0.01)
+    return layer
+
+
+class FeatureObjectives(nn.Module):
+    """Losses on f (pooled backbone feature) and f_di (domain-invariant branch); a part that
+    is None is switched off and costs nothing."""
+
+    def __init__(self, *, ds: Disentangler | None, ds_classifier: nn.Linear | None, ci: Disentangler | None,
+                 ci_classifier: nn.Linear | None, domain: DomainDiscriminator | None,
+                 mine_ds_ci: MINE | None, mine_di_ci: MINE | None, recon: nn.Linear | None,
+                 ring: RingLoss | None, weights: dict[str, float], ce: tuple[float, float]) -> None:
+        super().__init__()
+        self.ds, self.ds_classifier = ds, ds_classifier
+        self.ci, self.ci_classifier = ci, ci_classifier
+        self.domain = domain
+        self.mine_ds_ci, self.mine_di_ci = mine_ds_ci, mine_di_ci
+        self.recon = recon
+        self.ring = ring
+        self.weights = weights
+        self.ce = ce
+
+    def forward(self, f: Tensor, f_di: Tensor, targets: Tensor, domains: Tensor | None) -> dict[str, Tensor]:
+        w, (eps, alpha) = self.weights, self.ce
+        losses = {}
+        f_ds = self.ds(f) if self.ds is not None else None
+        f_ci = self.ci(f) if self.ci is not None else None
+        if f_ds is not None:
+            losses["loss_ds_cls"] = w["ds_cls"] * cross_entropy_loss(
+                self.ds_classifier(f_ds).float(), targets, eps, alpha)
+        if f_ci is not None:
+            losses["loss_ci_cls"] = w["ci_cls"] * cross_entropy_loss(
+                self.ci_classifier(f_ci.detach()).float(), targets, eps, alpha)
+            losses["loss_ci_confusion"] = w["ci_confusion"] * class_confusion_loss(f_ci, self.ci_classifier.weight)
+        if self.domain is not None:
+            losses["loss_domain"] = w["domain"] * self.domain_loss(f_di, domains)
+        if self.mine_di_ci is not None:
+            pairs = [(self.mine_di_ci, f_di)] + ([(self.mine_ds_ci, f_ds)] if f_ds is not None else [])
+            info = sum(mine(grad_reverse(a), grad_reverse(f_ci)) for mine, a in pairs)
+            losses["loss_mine"] = -w["mine"] * info
+        if self.recon is not None:
+            target = f.detach().float()
+            parts = [f_di] + ([f_ds] if f_ds is not None else [])
+            losses["loss_recon"] = w["recon"] * sum(
+                F.mse_loss(self.recon(torch.cat([p, f_ci], dim=1)).float(), target) for p in parts) / len(parts)
+        if self.ring is not None:
+            losses["loss_ring"] = w["ring"] * self.ring(f)
+        return losses
+
+    def domain_loss(self, f_di: Tensor, domains: Tensor | None) -> Tensor:
+        if domains is None:
+            raise ValueError("the domain discriminator needs domain labels in the batch")
+        # One host sync per step; a label past the discriminator's outputs would otherwise be a
+        # device-side assert on CUDA.
+        outside = (domains < 0) | (domains >= self.domain.num_domains)
+        if outside.any():
+            raise UserError(f"domain labels {sorted(set(domains[outside].tolist()))} are outside the "
+                            f"discriminator's {self.domain.num_domains} outputs: set MODEL.JIFD.DOMAIN.NUM_DOMAINS "
+                            "to the number of training cameras (or sources)")
+        return F.cross_entropy(self.domain(f_di).float(), domains)
+
+
+def build_feature_objectives(cfg, num_domains: int) -> FeatureObjectives:
+    """From MODEL.JIFD; switch combinations that cannot work fail with the key to change."""
+    j = cfg.MODEL.JIFD
+    feat_dim, hidden, classes = cfg.MODEL.BACKBONE.FEAT_DIM, j.DISENTANGLER_HIDDEN_DIM, cfg.MODEL.HEADS.NUM_CLASSES
+    if (j.DS.ENABLED or j.CI.ENABLED) and classes < 1:
+        raise UserError("MODEL.JIFD.DS/CI need the identity count: MODEL.HEADS.NUM_CLASSES must be set (the "
+                        "trainer sets it from the data, --eval-only from the checkpoint)")
+    for part in ("MINE", "RECON"):
+        if j[part].ENABLED and not j.CI.ENABLED:
+            raise UserError(f"MODEL.JIFD.{part} works on the class-irrelevant feature: set "
+                            f"MODEL.JIFD.CI.ENABLED True or MODEL.JIFD.{part}.ENABLED False")
+    ds, ci = j.DS.ENABLED, j.CI.ENABLED
+    mine = j.MINE.ENABLED
+    return FeatureObjectives(
+        ds=Disentangler(feat_dim, hidden) if ds else None,
+        ds_classifier=_classifier(feat_dim, classes) if ds else None,
+        ci=Disentangler(feat_dim, hidden) if ci else None,
+        ci_classifier=_classifier(feat_dim, classes) if ci else None,
+        domain=DomainDiscriminator(feat_dim, num_domains, j.DOMAIN.HIDDEN_DIM, j.DOMAIN.NEG_SLOPE,
+                                   j.DOMAIN.GRL_COEFF) if j.DOMAIN.ENABLED else None,
+        mine_ds_ci=MINE(feat_dim, feat_dim, j.MINE.HIDDEN_DIM) if mine and ds else None,
+        mine_di_ci=MINE(feat_dim, feat_dim, j.MINE.HIDDEN_DIM) if mine else None,
+        recon=nn.Linear(2 * feat_dim, feat_dim) if j.RECON.ENABLED else None,
+        ring=RingLoss(j.RING.RADIUS) if j.RING.ENABLED else None,
+        weights={"ds_cls": j.DS.CLS_WEIGHT, "ci_cls": j.CI.CLS_WEIGHT, "ci_confusion": j.CI.CONFUSION_WEIGHT,
+                 "domain": j.DOMAIN.WEIGHT, "mine": j.MINE.WEIGHT, "recon": j.RECON.WEIGHT, "ring": j.RING.WEIGHT},
+        ce=(cfg.MODEL.LOSSES.CE.EPSILON, cfg.MODEL.LOSSES.CE.ALPHA),
+    )

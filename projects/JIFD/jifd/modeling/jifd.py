@@ -1,0 +1,223 @@
+"""JIFD meta-architecture: joint image- and feature-level disentanglement for generalizable
+vehicle ReID (spec JIFD.md, sections 2-4).
+
+Training: x -> G -> x_r = x - G(x) -> backbone -> pool -> f -> D_di -> f_di -> BNNeck
++ classifier (CE, triplet), plus G's VAE losses and the feature-level objectives on f and
+f_di. Test: x -> x_r -> backbone -> pool -> D_di -> BNNeck -> L2-normalised embedding; the
+training-only modules are never called.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from fastreid.config import configurable
+from fastreid.layers import pooling
+from fastreid.modeling.backbones import build_backbone
+from fastreid.modeling.heads import build_heads
+from fastreid.modeling.losses import cross_entropy_loss, log_accuracy, triplet_loss
+from fastreid.modeling.meta_arch import META_ARCH_REGISTRY
+from fastreid.utils.events import get_event_storage
+
+from vreid.errors import UserError
+
+from .disentangler import Disentangler
+from .feature_objectives import FeatureObjectives, build_feature_objectives
+from .image_vae import ImageVAE, vae_losses
+
+__all__ = ["JIFD", "domain_labels"]
+
+_LOSSES = ("CrossEntropyLoss", "TripletLoss")
+_REID_INPUTS = ("residual", "both")
+_DOMAIN_LABELS = ("auto", "sources", "camids")
+
+
+def domain_labels(cfg) -> tuple[str, int]:
+    """(batch key of the domain label, number of discriminator outputs) from MODEL.JIFD.DOMAIN.
+
+    Several sources: the source-dataset index; one source: the camera id (spec, section 3).
+    """
+    d, sources = cfg.MODEL.JIFD.DOMAIN, len(cfg.DATASETS.NAMES)
+    if d.LABEL not in _DOMAIN_LABELS:
+        raise UserError(f"MODEL.JIFD.DOMAIN.LABEL must be one of {_DOMAIN_LABELS}, got {d.LABEL!r}")
+    key = d.LABEL if d.LABEL != "auto" else ("sources" if sources > 1 else "camids")
+    num = d.NUM_DOMAINS or (sources if key == "sources" else 0)
+    if key == "camids" and num == 0:
+        raise UserError("MODEL.JIFD.DOMAIN uses camera ids as domain labels (one source dataset): set "
+                        "MODEL.JIFD.DOMAIN.NUM_DOMAINS to the number of training cameras (VeRi-776 20, "
+                        "VehicleX 31), or MODEL.JIFD.DOMAIN.ENABLED False")
+    if num < 2:
+        raise UserError(f"MODEL.JIFD.DOMAIN needs at least 2 domains, got {num} ({key}); train on several "
+                        "DATASETS.NAMES, use LABEL camids, or set MODEL.JIFD.DOMAIN.ENABLED False")
+    return key, num
+
+
+def _check_config(cfg, backbone: nn.Module) -> None:
+    j = cfg.MODEL.JIFD
+    if j.VAE.REID_INPUT not in _REID_INPUTS:
+        raise UserError(f"MODEL.JIFD.VAE.REID_INPUT must be one of {_REID_INPUTS}, got {j.VAE.REID_INPUT!r}")
+    unknown = [n for n in cfg.MODEL.LOSSES.NAME if n not in _LOSSES]
+    if unknown:
+        raise UserError(f"JIFD supports MODEL.LOSSES.NAME from {_LOSSES}, got {unknown}")
+    if not hasattr(pooling, cfg.MODEL.HEADS.POOL_LAYER):
+        raise UserError(f"unknown MODEL.HEADS.POOL_LAYER {cfg.MODEL.HEADS.POOL_LAYER!r}; choose from {pooling.__all__}")
+    convs = [m for m in backbone.modules() if isinstance(m, nn.Conv2d)]
+    if convs and convs[-1].out_channels != cfg.MODEL.BACKBONE.FEAT_DIM:
+        raise UserError(f"the backbone emits {convs[-1].out_channels} channels: set MODEL.BACKBONE.FEAT_DIM "
+                        f"{convs[-1].out_channels} (is {cfg.MODEL.BACKBONE.FEAT_DIM})")
+
+
+def _has_event_storage() -> bool:
+    """fast-reid's EventStorage (iteration, accuracy log) exists only inside the trainer."""
+    try:
+        get_event_storage()
+    except (AssertionError, IndexError):
+        return False
+    return True
+
+
+@META_ARCH_REGISTRY.register()
+class JIFD(nn.Module):
+    """``heads`` is fast-reid's EmbeddingHead built with an Identity pool: it receives f_di
+    (already pooled) and applies BNNeck and the identity classifier, so the solver's
+    HEADS_LR_FACTOR reaches exactly those. ``vae`` or ``di`` None switches G or D_di off."""
+
+    @configurable
+    def __init__(
+        self,
+        *,
+        backbone: nn.Module,
+        pool: nn.Module,
+        heads: nn.Module,
+        vae: ImageVAE | None,
+        di: Disentangler | None,
+        objectives: FeatureObjectives,
+        domain_key: str | None,
+        reid_input: str,
+        pixel_mean: Sequence[float],
+        pixel_std: Sequence[float],
+        loss_kwargs: dict,
+    ):
+        super().__init__()
+        self.vae = vae
+        self.backbone = backbone
+        self.pool = pool
+        self.di = di
+        self.heads = heads
+        self.objectives = objectives
+        self.domain_key = domain_key
+        self.reid_input = reid_input
+        self.loss_kwargs = loss_kwargs
+        self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(1, -1, 1, 1), False)
+        self.register_buffer("pixel_std", torch.tensor(pixel_std).view(1, -1, 1, 1), False)
+
+    @classmethod
+    def from_config(cls, cfg) -> dict:
+        j = cfg.MODEL.JIFD
+        backbone = build_backbone(cfg)
+        _check_config(cfg, backbone)
+        head_cfg = cfg.clone()
+        head_cfg.defrost()
+        head_cfg.MODEL.HEADS.POOL_LAYER = "Identity"  # the head receives f_di, already pooled
+        domain_key, num_domains = domain_labels(cfg) if j.DOMAIN.ENABLED else (None, 0)
+        losses = cfg.MODEL.LOSSES
+        return {
+            "backbone": backbone,
+            "pool": getattr(pooling, cfg.MODEL.HEADS.POOL_LAYER)(),
+            "heads": build_heads(head_cfg),
+            "vae": ImageVAE(j.VAE.CHANNELS, j.VAE.LATENT_CHANNELS) if j.VAE.ENABLED else None,
+            "di": Disentangler(cfg.MODEL.BACKBONE.FEAT_DIM, j.DISENTANGLER_HIDDEN_DIM) if j.DI.ENABLED else None,
+            "objectives": build_feature_objectives(cfg, num_domains),
+            "domain_key": domain_key,
+            "reid_input": j.VAE.REID_INPUT,
+            "pixel_mean": cfg.MODEL.PIXEL_MEAN,
+            "pixel_std": cfg.MODEL.PIXEL_STD,
+            "loss_kwargs": {
+                "names": tuple(losses.NAME),
+                "ce": (losses.CE.EPSILON, losses.CE.ALPHA, losses.CE.SCALE),
+                "tri": (losses.TRI.MARGIN, losses.TRI.NORM_FEAT, losses.TRI.HARD_MINING, losses.TRI.SCALE),
+                "vae": (j.VAE.REC_WEIGHT, j.VAE.REC_WARMUP_FACTOR, cfg.SOLVER.WARMUP_ITERS, j.VAE.KL_WEIGHT),
+            },
+        }
+
+    @property
+    def device(self) -> torch.device:
+        return self.pixel_mean.device
+
+    def preprocess_image(self, batched_inputs: dict | Tensor) -> Tensor:
+        """Raw 0-255 pixels (a batch dict or a tensor) normalised out of place on the model's device."""
+        images = batched_inputs["images"] if isinstance(batched_inputs, dict) else batched_inputs
+        return (images.to(self.device, torch.float32) - self.pixel_mean) / self.pixel_std
+
+    def forward(self, batched_inputs: dict | Tensor) -> dict[str, Tensor] | Tensor:
+        """Training: the loss dict. Eval: the L2-normalised embedding (B, dim), float32."""
+        x = self.preprocess_image(batched_inputs)
+        if not self.training:
+            return self.embed(x)
+        targets = batched_inputs["targets"].to(self.device)
+        domains = self._domain_labels(batched_inputs)
+        losses = {}
+        x_r = x
+        if self.vae is not None:
+            recon, mu, logvar = self.vae(x)
+            x_r = x - recon
+            losses.update(self.image_losses(recon, x, mu, logvar))
+        if self.reid_input == "both":
+            x_r = torch.cat([x, x_r])
+            targets = targets.repeat(2)
+            domains = domains.repeat(2) if domains is not None else None
+        f, f_di = self.features(x_r)
+        outputs = self.heads(f_di[..., None, None], targets)
+        losses.update(self.reid_losses(outputs, targets))
+        losses.update(self.objectives(f, f_di, targets, domains))
+        return losses
+
+    def features(self, x_r: Tensor) -> tuple[Tensor, Tensor]:
+        """(f, f_di): the pooled backbone feature and its domain-invariant part."""
+        f = self.pool(self.backbone(x_r))[..., 0, 0]
+        return f, (self.di(f) if self.di is not None else f)
+
+    def embed(self, x: Tensor) -> Tensor:
+        """The test path: G (latent mean), backbone, D_di, BNNeck, L2 normalisation."""
+        if self.vae is not None:
+            x = x - self.vae(x)[0]
+        _, f_di = self.features(x)
+        return F.normalize(self.heads(f_di[..., None, None]).float(), dim=1)
+
+    def _domain_labels(self, batched_inputs: dict) -> Tensor | None:
+        if self.domain_key is None:
+            return None
+        if self.domain_key not in batched_inputs:
+            raise ValueError(f"JIFD's domain discriminator reads batch[{self.domain_key!r}] (set by "
+                             "vreid.data.build_train_loader); pass it with the images")
+        return batched_inputs[self.domain_key].to(self.device, torch.long)
+
+    def _rec_factor(self) -> float:
+        """lambda_rec's warm-up multiplier at the trainer's current iteration (1 outside a trainer)."""
+        _, factor, warmup_iters, _ = self.loss_kwargs["vae"]
+        if not _has_event_storage():
+            return 1.0
+        return factor if get_event_storage().iter < warmup_iters else 1.0
+
+    def image_losses(self, recon: Tensor, x: Tensor, mu: Tensor, logvar: Tensor) -> dict[str, Tensor]:
+        rec_weight, _, _, kl_weight = self.loss_kwargs["vae"]
+        mse, kl = vae_losses(recon, x, mu, logvar)
+        return {"loss_vae_rec": rec_weight * self._rec_factor() * mse, "loss_vae_kl": kl_weight * kl}
+
+    def reid_losses(self, outputs: dict[str, Tensor], targets: Tensor) -> dict[str, Tensor]:
+        """BoT's losses on the domain-invariant branch, in float32 so autocast does not round them."""
+        if _has_event_storage():
+            log_accuracy(outputs["pred_class_logits"].detach(), targets)
+        kw = self.loss_kwargs
+        losses = {}
+        if "CrossEntropyLoss" in kw["names"]:
+            eps, alpha, scale = kw["ce"]
+            losses["loss_cls"] = scale * cross_entropy_loss(outputs["cls_outputs"].float(), targets, eps, alpha)
+        if "TripletLoss" in kw["names"]:
+            margin, norm_feat, hard_mining, scale = kw["tri"]
+            losses["loss_triplet"] = scale * triplet_loss(
+                outputs["features"].float(), targets, margin, norm_feat, hard_mining)
+        return losses

@@ -1,0 +1,30 @@
+"""MINE mutual-information estimator (spec JIFD.md, section 3): the Donsker-Varadhan bound
+I(A; B) >= E_joint[T] - log E_marginal[exp T], with the marginal drawn by shuffling B."""
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["MINE"]
+
+
+class MINE(nn.Module):
+    """Statistics network T(a, b) = Linear(hidden -> 1)(LeakyReLU(W_a a + W_b b))."""
+
+    def __init__(self, dim_a: int, dim_b: int, hidden_dim: int = 512) -> None:
+        super().__init__()
+        self.proj_a = nn.Linear(dim_a, hidden_dim)
+        self.proj_b = nn.Linear(dim_b, hidden_dim, bias=False)
+        self.out = nn.Linear(hidden_dim, 1)
+
+    def statistic(self, a: Tensor, b: Tensor) -> Tensor:
+        return self.out(F.leaky_relu(self.proj_a(a) + self.proj_b(b))).squeeze(1)
+
+    def forward(self, a: Tensor, b: Tensor) -> Tensor:
+        """The lower-bound estimate of I(A; B) on a batch of pairs (a_i, b_i), in float32.
+        Training T maximises it; gradient reversal on a and b makes the features minimise it."""
+        shuffled = b[torch.randperm(b.shape[0], device=b.device)]
+        joint = self.statistic(a, b).float().mean()
+        marginal = self.statistic(a, shuffled).float()
+        return joint - (torch.logsumexp(marginal, dim=0) - math.log(marginal.shape[0]))
