@@ -12,9 +12,9 @@ PROTOCOLS = ("SynDN_D2N", "SynDN_N2D")
 def trained(request, data_root, tmp_path_factory, small_bot_cfg, small_dndm_cfg):
     """Trains BoT (fast-reid's Baseline) or DNDM for a few epochs; returns the config, the
     untrained and the final results."""
-    make_cfg = small_bot_cfg if request.param == "bot" else small_dndm_cfg
-    cfg = make_cfg(str(tmp_path_factory.mktemp(request.param)), **{"SOLVER.MAX_EPOCH": 6,
-                                                                   "TEST.EVAL_PERIOD": 6,
+    make_cfg, epochs = (small_bot_cfg, 6) if request.param == "bot" else (small_dndm_cfg, 10)
+    cfg = make_cfg(str(tmp_path_factory.mktemp(request.param)), **{"SOLVER.MAX_EPOCH": epochs,
+                                                                   "TEST.EVAL_PERIOD": epochs,
                                                                    "INPUT.REA.ENABLED": False})
     trainer = Trainer(cfg)
     untrained = Trainer.test(trainer.cfg, trainer.model)
