@@ -58,7 +58,8 @@ class CCA(nn.Module):
             if num_instances is None:
                 raise ValueError("CCA(paired=True) needs num_instances (K of the paired sampler)")
             return cross_domain_exchange(x, r, num_instances, self.train_scale), r
-        return x + self.test_scale * r * x, r
+        # x + s*R*x as one multiply by a (B, 1, h, w) factor: one pass over x, not three.
+        return x * (1.0 + self.test_scale * r), r
 
 
 def cross_domain_exchange(x: Tensor, R: Tensor, num_instances: int, scale: float = 0.05) -> Tensor:
@@ -79,4 +80,4 @@ def cross_domain_exchange(x: Tensor, R: Tensor, num_instances: int, scale: float
     groups = R.reshape(2, batch // (2 * k), k, *R.shape[1:])  # (domain, identity, instance, ...)
     other_mean = groups.mean(dim=2, keepdim=True).flip(0)  # swap day/night identity means
     modulation = (groups + other_mean).reshape_as(R)
-    return x + scale * modulation * x
+    return x * (1.0 + scale * modulation)

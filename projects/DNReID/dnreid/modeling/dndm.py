@@ -11,11 +11,10 @@ from torch import Tensor, nn
 from fastreid.config import configurable
 from fastreid.modeling.backbones import build_backbone
 from fastreid.modeling.heads import build_heads
-from fastreid.modeling.losses import cross_entropy_loss, log_accuracy, triplet_loss
 from fastreid.modeling.meta_arch import META_ARCH_REGISTRY
-from fastreid.utils.events import get_event_storage
 
 from vreid.errors import UserError
+from vreid.modeling.reid_losses import reid_loss_settings, reid_losses
 
 from .cca import CCA
 from .dse import DSE
@@ -27,7 +26,6 @@ __all__ = ["DNDM"]
 DAY, NIGHT = 0, 1
 _STEM = ("conv1", "bn1", "relu", "maxpool")
 _STAGES = ("layer1", "layer2", "layer3", "layer4")
-_LOSSES = ("CrossEntropyLoss", "TripletLoss")
 
 
 def _out_channels(module: nn.Module) -> int:
@@ -61,21 +59,9 @@ def _check_config(cfg, last_channels: int) -> None:
         raise UserError(f"MODEL.DNDM.TEST_FEAT must be 'bn' or 'pool', got {dn.TEST_FEAT!r}")
     if dn.TEST_FEAT == "bn" and not cfg.MODEL.HEADS.WITH_BNNECK:
         raise UserError("MODEL.DNDM.TEST_FEAT bn needs MODEL.HEADS.WITH_BNNECK True")
-    unknown = [n for n in cfg.MODEL.LOSSES.NAME if n not in _LOSSES]
-    if unknown:
-        raise UserError(f"DNDM supports MODEL.LOSSES.NAME from {_LOSSES}, got {unknown}")
     if dn.CCA.ENABLED and cfg.MODEL.HEADS.NUM_CLASSES < 1:
         raise UserError("CCA needs the identity classifier: MODEL.HEADS.NUM_CLASSES must be set "
                         "(the trainer sets it from the data, --eval-only from the checkpoint)")
-
-
-def _has_event_storage() -> bool:
-    """log_accuracy needs the trainer's EventStorage, absent in unit tests and tools."""
-    try:
-        get_event_storage()
-    except (AssertionError, IndexError):
-        return False
-    return True
 
 
 @META_ARCH_REGISTRY.register()
@@ -148,12 +134,8 @@ class DNDM(nn.Module):
             "cca": [CCA(c, feat_dim, dn.CCA.TEST_SCALE, dn.CCA.TRAIN_SCALE) for c in channels]
             if dn.CCA.ENABLED else None,
             "num_instances": cfg.DATALOADER.NUM_INSTANCE,
-            "loss_kwargs": {
-                "names": tuple(losses.NAME),
-                "ce": (losses.CE.EPSILON, losses.CE.ALPHA, losses.CE.SCALE),
-                "tri": (losses.TRI.MARGIN, losses.TRI.NORM_FEAT, losses.TRI.HARD_MINING, losses.TRI.SCALE),
-                "glare": (dn.NGS.LOSS_WEIGHT, dn.NGS.LOSS_FORM),
-            },
+            "loss_kwargs": {**reid_loss_settings(cfg, "DNDM"),
+                            "glare": (dn.NGS.LOSS_WEIGHT, dn.NGS.LOSS_FORM)},
         }
 
     def _init_heads(self) -> None:
@@ -254,18 +236,8 @@ class DNDM(nn.Module):
     ) -> dict[str, Tensor]:
         """CE on the BNNeck logits, batch-hard triplet on f_pool (both domains together), and
         the glare-attention loss when NGS is on; in float32 so autocast does not round them."""
-        if _has_event_storage():
-            log_accuracy(outputs["pred_class_logits"].detach(), targets)
-        kw = self.loss_kwargs
-        loss_dict = {}
-        if "CrossEntropyLoss" in kw["names"]:
-            eps, alpha, scale = kw["ce"]
-            loss_dict["loss_cls"] = cross_entropy_loss(outputs["cls_outputs"].float(), targets, eps, alpha) * scale
-        if "TripletLoss" in kw["names"]:
-            margin, norm_feat, hard_mining, scale = kw["tri"]
-            loss_dict["loss_triplet"] = triplet_loss(
-                outputs["features"].float(), targets, margin, norm_feat, hard_mining) * scale
+        loss_dict = reid_losses(outputs, targets, self.loss_kwargs)
         if self.ngs is not None:
-            weight, form = kw["glare"]
+            weight, form = self.loss_kwargs["glare"]
             loss_dict["loss_glare"] = weight * glare_attention_loss(aux["attention"], domains, form)
         return loss_dict

@@ -50,7 +50,7 @@ class NGS(nn.Module):
         is_night = (domains == NIGHT).view(-1, 1, 1, 1)
         mask = (mask * is_night).to(x.dtype)
         attention = torch.sigmoid(F.relu(self.proj(torch.cat([x, mask], dim=1))))
-        return x - 0.5 * attention * x, attention
+        return x * (1.0 - 0.5 * attention), attention  # x - 0.5*A*x, one pass over x
 
 
 def glare_attention_loss(

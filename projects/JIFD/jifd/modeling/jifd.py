@@ -18,11 +18,11 @@ from fastreid.config import configurable
 from fastreid.layers import pooling
 from fastreid.modeling.backbones import build_backbone
 from fastreid.modeling.heads import build_heads
-from fastreid.modeling.losses import cross_entropy_loss, log_accuracy, triplet_loss
 from fastreid.modeling.meta_arch import META_ARCH_REGISTRY
 from fastreid.utils.events import get_event_storage
 
 from vreid.errors import UserError
+from vreid.modeling.reid_losses import in_trainer, reid_loss_settings, reid_losses
 
 from .disentangler import Disentangler
 from .feature_objectives import FeatureObjectives, build_feature_objectives
@@ -30,7 +30,6 @@ from .image_vae import ImageVAE, vae_losses
 
 __all__ = ["JIFD", "domain_labels"]
 
-_LOSSES = ("CrossEntropyLoss", "TripletLoss")
 _REID_INPUTS = ("residual", "both")
 _DOMAIN_LABELS = ("auto", "sources", "camids")
 
@@ -59,24 +58,12 @@ def _check_config(cfg, backbone: nn.Module) -> None:
     j = cfg.MODEL.JIFD
     if j.VAE.REID_INPUT not in _REID_INPUTS:
         raise UserError(f"MODEL.JIFD.VAE.REID_INPUT must be one of {_REID_INPUTS}, got {j.VAE.REID_INPUT!r}")
-    unknown = [n for n in cfg.MODEL.LOSSES.NAME if n not in _LOSSES]
-    if unknown:
-        raise UserError(f"JIFD supports MODEL.LOSSES.NAME from {_LOSSES}, got {unknown}")
     if not hasattr(pooling, cfg.MODEL.HEADS.POOL_LAYER):
         raise UserError(f"unknown MODEL.HEADS.POOL_LAYER {cfg.MODEL.HEADS.POOL_LAYER!r}; choose from {pooling.__all__}")
     convs = [m for m in backbone.modules() if isinstance(m, nn.Conv2d)]
     if convs and convs[-1].out_channels != cfg.MODEL.BACKBONE.FEAT_DIM:
         raise UserError(f"the backbone emits {convs[-1].out_channels} channels: set MODEL.BACKBONE.FEAT_DIM "
                         f"{convs[-1].out_channels} (is {cfg.MODEL.BACKBONE.FEAT_DIM})")
-
-
-def _has_event_storage() -> bool:
-    """fast-reid's EventStorage (iteration, accuracy log) exists only inside the trainer."""
-    try:
-        get_event_storage()
-    except (AssertionError, IndexError):
-        return False
-    return True
 
 
 @META_ARCH_REGISTRY.register()
@@ -135,12 +122,8 @@ class JIFD(nn.Module):
             "reid_input": j.VAE.REID_INPUT,
             "pixel_mean": cfg.MODEL.PIXEL_MEAN,
             "pixel_std": cfg.MODEL.PIXEL_STD,
-            "loss_kwargs": {
-                "names": tuple(losses.NAME),
-                "ce": (losses.CE.EPSILON, losses.CE.ALPHA, losses.CE.SCALE),
-                "tri": (losses.TRI.MARGIN, losses.TRI.NORM_FEAT, losses.TRI.HARD_MINING, losses.TRI.SCALE),
-                "vae": (j.VAE.REC_WEIGHT, j.VAE.REC_WARMUP_FACTOR, cfg.SOLVER.WARMUP_ITERS, j.VAE.KL_WEIGHT),
-            },
+            "loss_kwargs": {**reid_loss_settings(cfg, "JIFD"),
+                            "vae": (j.VAE.REC_WEIGHT, j.VAE.REC_WARMUP_FACTOR, cfg.SOLVER.WARMUP_ITERS, j.VAE.KL_WEIGHT)},
         }
 
     @property
@@ -198,7 +181,7 @@ class JIFD(nn.Module):
     def _rec_factor(self) -> float:
         """lambda_rec's warm-up multiplier at the trainer's current iteration (1 outside a trainer)."""
         _, factor, warmup_iters, _ = self.loss_kwargs["vae"]
-        if not _has_event_storage():
+        if not in_trainer():
             return 1.0
         return factor if get_event_storage().iter < warmup_iters else 1.0
 
@@ -208,16 +191,5 @@ class JIFD(nn.Module):
         return {"loss_vae_rec": rec_weight * self._rec_factor() * mse, "loss_vae_kl": kl_weight * kl}
 
     def reid_losses(self, outputs: dict[str, Tensor], targets: Tensor) -> dict[str, Tensor]:
-        """BoT's losses on the domain-invariant branch, in float32 so autocast does not round them."""
-        if _has_event_storage():
-            log_accuracy(outputs["pred_class_logits"].detach(), targets)
-        kw = self.loss_kwargs
-        losses = {}
-        if "CrossEntropyLoss" in kw["names"]:
-            eps, alpha, scale = kw["ce"]
-            losses["loss_cls"] = scale * cross_entropy_loss(outputs["cls_outputs"].float(), targets, eps, alpha)
-        if "TripletLoss" in kw["names"]:
-            margin, norm_feat, hard_mining, scale = kw["tri"]
-            losses["loss_triplet"] = scale * triplet_loss(
-                outputs["features"].float(), targets, margin, norm_feat, hard_mining)
-        return losses
+        """BoT's losses on the domain-invariant branch."""
+        return reid_losses(outputs, targets, self.loss_kwargs)
