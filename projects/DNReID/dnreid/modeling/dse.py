@@ -24,12 +24,13 @@ class DSE(nn.Module):
     @staticmethod
     def kernel(channels: int, like: Tensor) -> Tensor:
         """f / 24 for every channel: (C, 1, 5, 5), +1/24 off centre, -1 at the centre."""
-        k = torch.full((5, 5), 1.0 / 24.0, dtype=like.dtype, device=like.device)
-        k[2, 2] = -1.0
-        return k.expand(channels, 1, 5, 5)
+        k = torch.full((channels, 1, 5, 5), 1.0 / 24.0, dtype=like.dtype, device=like.device)
+        k[:, :, 2, 2] = -1.0
+        return k
 
     def forward(self, x: Tensor) -> Tensor:
-        g = F.relu(F.conv2d(x, self.kernel(x.shape[1], x), padding=2, groups=x.shape[1]))
+        channels = int(x.shape[1])  # a constant when traced (ONNX needs a known kernel shape)
+        g = F.relu(F.conv2d(x, self.kernel(channels, x), padding=2, groups=channels))
         return torch.add(x * self.weight_x, g, alpha=self.weight_g)
 
     def extra_repr(self) -> str:
