@@ -10,6 +10,9 @@ COLUMNS = (
     ("params_m", "params M", ".2f"),
     ("inference_params_m", "infer params M", ".2f"),
     ("loader_images_per_s", "loader img/s", ".1f"),
+    ("loader_train_images", "train images", "d"),
+    ("loader_peak_rss_mib", "loader RSS MiB", ".0f"),
+    ("loader_worker_peak_rss_mib", "worker RSS MiB", ".0f"),
     ("eval_s", "eval s", ".2f"),
 )
 RATIOS = (("train_step_s", "step ratio"), ("inference_batch_s", "infer time ratio"),
