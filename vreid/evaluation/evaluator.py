@@ -13,6 +13,7 @@ from fastreid.utils import comm
 from vreid.evaluation.chance import chance_metrics
 from vreid.evaluation.distance import pairwise_distance
 from vreid.evaluation.rank import rank_metrics
+from vreid.evaluation.rerank import k_reciprocal_rerank
 
 logger = logging.getLogger(__name__)
 
@@ -26,15 +27,19 @@ class ReidEvaluator(DatasetEvaluator):
     cross-domain protocol gives query and gallery different camids.
     """
 
-    def __init__(self, num_query: int, metric: str = "cosine", chunk_size: int = 256):
+    def __init__(self, num_query: int, metric: str = "cosine", chunk_size: int = 256,
+                 rerank: tuple[int, int, float] | None = None):
         self._num_query = num_query
         self._metric = metric
         self._chunk_size = chunk_size
+        self._rerank = rerank  # (k1, k2, lambda) for k-reciprocal re-ranking
         self.reset()
 
     @classmethod
     def from_config(cls, cfg, num_query: int) -> "ReidEvaluator":
-        return cls(num_query, metric=cfg.TEST.METRIC, chunk_size=cfg.TEST.CHUNK_SIZE)
+        r = cfg.TEST.RERANK
+        return cls(num_query, metric=cfg.TEST.METRIC, chunk_size=cfg.TEST.CHUNK_SIZE,
+                   rerank=(r.K1, r.K2, r.LAMBDA) if r.ENABLED else None)
 
     def reset(self) -> None:
         self._feats: list[torch.Tensor] = []
@@ -62,7 +67,12 @@ class ReidEvaluator(DatasetEvaluator):
             return {}
         feats, pids, camids = collected
         q, g = slice(0, self._num_query), slice(self._num_query, None)
-        dist = pairwise_distance(feats[q], feats[g], self._metric)
+        if self._rerank is None:
+            dist = pairwise_distance(feats[q], feats[g], self._metric)
+        else:
+            if self._metric == "cosine":  # squared Euclidean of unit vectors = 2 - 2 cos
+                feats = torch.nn.functional.normalize(feats, dim=1)
+            dist = k_reciprocal_rerank(feats[q], feats[g], *self._rerank, chunk_size=self._chunk_size)
         m = rank_metrics(dist, pids[q], pids[g], camids[q], camids[g], chunk_size=self._chunk_size)
         results = OrderedDict((k, m[k] * 100) for k in ("Rank-1", "Rank-5", "Rank-10", "Rank-20", "mAP", "mINP"))
         results["metric"] = (m["mAP"] + m["Rank-1"]) / 2 * 100
