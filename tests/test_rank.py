@@ -142,3 +142,17 @@ def test_pairwise_distance_identical_points_and_bad_metric():
     assert torch.all(pairwise_distance(x, x, "euclidean").diagonal() >= 0)
     with pytest.raises(ValueError, match="cosine"):
         pairwise_distance(x, x, "manhattan")
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_feature_rank_metrics_equals_full_matrix(metric):
+    """Chunked distances + ranking give exactly what the whole distance matrix gives."""
+    from vreid.benchmark.evaluation import clustered_features
+    from vreid.evaluation.distance import pairwise_distance
+    from vreid.evaluation.rank import feature_rank_metrics
+
+    d = clustered_features(37, 120, 16, 12, seed=3)
+    labels = (d["q_pids"], d["g_pids"], d["q_camids"], d["g_camids"])
+    full = rank_metrics(pairwise_distance(d["query"], d["gallery"], metric), *labels)
+    chunked = feature_rank_metrics(d["query"], d["gallery"], *labels, metric, chunk_size=5)
+    assert chunked == full

@@ -11,8 +11,7 @@ from fastreid.evaluation.evaluator import DatasetEvaluator
 from fastreid.utils import comm
 
 from vreid.evaluation.chance import chance_metrics
-from vreid.evaluation.distance import pairwise_distance
-from vreid.evaluation.rank import rank_metrics
+from vreid.evaluation.rank import feature_rank_metrics, rank_metrics
 from vreid.evaluation.rerank import k_reciprocal_rerank
 
 logger = logging.getLogger(__name__)
@@ -67,13 +66,14 @@ class ReidEvaluator(DatasetEvaluator):
             return {}
         feats, pids, camids = collected
         q, g = slice(0, self._num_query), slice(self._num_query, None)
-        if self._rerank is None:
-            dist = pairwise_distance(feats[q], feats[g], self._metric)
+        if self._rerank is None:  # distances made and ranked a chunk of queries at a time
+            m = feature_rank_metrics(feats[q], feats[g], pids[q], pids[g], camids[q], camids[g],
+                                     self._metric, chunk_size=self._chunk_size)
         else:
             if self._metric == "cosine":  # squared Euclidean of unit vectors = 2 - 2 cos
                 feats = torch.nn.functional.normalize(feats, dim=1)
             dist = k_reciprocal_rerank(feats[q], feats[g], *self._rerank, chunk_size=self._chunk_size)
-        m = rank_metrics(dist, pids[q], pids[g], camids[q], camids[g], chunk_size=self._chunk_size)
+            m = rank_metrics(dist, pids[q], pids[g], camids[q], camids[g], chunk_size=self._chunk_size)
         results = OrderedDict((k, m[k] * 100) for k in ("Rank-1", "Rank-5", "Rank-10", "Rank-20", "mAP", "mINP"))
         results["metric"] = (m["mAP"] + m["Rank-1"]) / 2 * 100
         results["num_queries"] = float(m["num_valid_queries"])
