@@ -24,7 +24,9 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-__all__ = ["evaluate_rank", "feature_rank_metrics", "rank_metrics"]
+from vreid.evaluation.distance import pairwise_distance
+
+__all__ = ["evaluate_rank", "feature_rank_metrics", "query_stats", "rank_metrics"]
 
 
 @dataclass
@@ -168,6 +170,14 @@ def _all_stats(
     return _cat_stats(parts), num_g
 
 
+def query_stats(distmat: Any, q_pids: Any, g_pids: Any, q_camids: Any, g_camids: Any,
+                chunk_size: int = 256) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per query, valid or not: (1-based kept rank of the first match, AP, has a match), for
+    tools that show single queries with the evaluator's exact numbers."""
+    stats, _ = _all_stats(distmat, q_pids, g_pids, q_camids, g_camids, chunk_size, None)
+    return stats.first_pos, stats.ap, stats.valid
+
+
 def _cat_stats(parts: list[_QueryStats]) -> _QueryStats:
     return _QueryStats(*(torch.cat([getattr(p, f) for p in parts]) for f in _QueryStats.__dataclass_fields__))
 
@@ -264,8 +274,6 @@ def feature_rank_metrics(
     """``rank_metrics`` from features, never holding the whole distance matrix: distances are
     made ``chunk_size`` queries at a time on the features' device, so memory stays at a few
     ``chunk_size x num_gallery`` blocks (a VeRi-Wild-size 10k x 100k matrix alone is 4 GB)."""
-    from vreid.evaluation.distance import pairwise_distance
-
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     device = query.device

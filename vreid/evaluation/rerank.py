@@ -1,6 +1,7 @@
 """k-reciprocal re-ranking (Zhong et al., CVPR 2017) in torch, on the features' device.
 
-fast-reid's version needs faiss-gpu and `.cuda()`; this one runs wherever the features are.
+fast-reid's version needs faiss-gpu and pins its tensors to CUDA; this one runs wherever the
+features are.
 Memory: two dense (Q+G)^2 float32 matrices (about 2 GB each at DN-Wild's 2,617 + 19,568);
 the Jaccard distances are computed one query at a time against the gallery.
 """

@@ -23,6 +23,7 @@ from vreid.deploy.features import extract_features
 from vreid.deploy.images import DOMAIN_NAMES
 from vreid.errors import UserError
 from vreid.evaluation import pairwise_distance
+from vreid.evaluation.rank import query_stats
 from vreid.visualization.ranklist import RankRow
 
 SELECTIONS = ("best", "worst")
@@ -40,29 +41,23 @@ class RankedQuery:
 
 def rank_queries(dist: torch.Tensor, q_pids: torch.Tensor, g_pids: torch.Tensor, q_camids: torch.Tensor,
                  g_camids: torch.Tensor, topk: int, chunk_size: int = 256) -> list[RankedQuery]:
-    """Rank the gallery for every query (rows of ``dist``), chunk by chunk to bound memory."""
+    """Rank the gallery for every query (rows of ``dist``), chunk by chunk to bound memory.
+    AP and first-match rank come from the evaluator itself (``query_stats``)."""
+    first_pos, aps, valid = (t.tolist() for t in query_stats(dist, q_pids, g_pids, q_camids, g_camids, chunk_size))
     g_pids, g_camids = g_pids.to(dist.device), g_camids.to(dist.device)
     ranked = []
     for start in range(0, dist.shape[0], chunk_size):
-        block = dist[start:start + chunk_size]
         qp, qc = (t[start:start + chunk_size].to(dist.device)[:, None] for t in (q_pids, q_camids))
-        sorted_dist, order = torch.sort(block, dim=1, stable=True)
+        sorted_dist, order = torch.sort(dist[start:start + chunk_size], dim=1, stable=True)
         same = g_pids[order] == qp
         kept = ~(same & (g_camids[order] == qc))
-        good = same & kept
-        kept_pos = kept.cumsum(1)  # 1-based rank among kept entries
-        precision = good.cumsum(1).double() / kept_pos.clamp_min(1).double()
-        num_good = good.sum(1)
-        ap = (precision * good).sum(1) / num_good.clamp_min(1)
-        first = torch.where(num_good > 0, kept_pos.gather(1, good.float().argmax(1, keepdim=True))[:, 0], 0)
         top = torch.argsort((~kept).byte(), dim=1, stable=True)[:, :topk]  # kept entries, in rank order
         rows = zip(order.gather(1, top).tolist(), sorted_dist.gather(1, top).tolist(),
-                   good.gather(1, top).tolist(), kept.gather(1, top).tolist(), ap.tolist(),
-                   first.tolist(), num_good.tolist())
-        for i, (gallery, dists, matches, keep, q_ap, q_first, n_good) in enumerate(rows):
-            n = sum(keep)
-            ranked.append(RankedQuery(start + i, gallery[:n], dists[:n], matches[:n],
-                                      q_ap if n_good else math.nan, q_first))
+                   same.gather(1, top).tolist(), kept.gather(1, top).tolist())
+        for i, (gallery, dists, matches, keep) in enumerate(rows):
+            q, n = start + i, sum(keep)
+            ranked.append(RankedQuery(q, gallery[:n], dists[:n], matches[:n],
+                                      aps[q] if valid[q] else math.nan, first_pos[q] if valid[q] else 0))
     return ranked
 
 
