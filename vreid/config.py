@@ -33,6 +33,9 @@ def add_vreid_config(cfg: CfgNode) -> None:
     cfg.MODEL.COMPILE = CfgNode({"ENABLED": False})
     cfg.MODEL.COMPILE.BACKEND = "inductor"
     cfg.MODEL.COMPILE.MODE = "default"  # or "reduce-overhead", "max-autotune"
+    # CPU runs: keep freed tensor memory mapped instead of returning it to the system after
+    # every step: ~1.3x faster steps for ~15 % more peak RSS (glibc only; vreid/engine/cpu_heap.py).
+    cfg.CPU_REUSE_MEMORY = True
 
 
 ConfigHook = Callable[[CfgNode], None]

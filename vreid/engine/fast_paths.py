@@ -1,11 +1,13 @@
-"""GPU fast paths as config switches: channels_last, torch.compile, cudnn.benchmark (mixed
-precision is SOLVER.AMP, applied by the trainer's step)."""
+"""Fast paths as config switches: channels_last, torch.compile, cudnn.benchmark and, on CPU,
+heap reuse (mixed precision is SOLVER.AMP, applied by the trainer's step)."""
 from __future__ import annotations
 
 import logging
 
 import torch
 from torch import nn
+
+from .cpu_heap import reuse_freed_memory
 
 logger = logging.getLogger(__name__)
 
@@ -14,6 +16,8 @@ def apply_fast_paths(cfg, model: nn.Module) -> nn.Module:
     """Set the model's memory format and compile it in place, so parameter names, checkpoints,
     DDP and hooks are unchanged (``nn.Module.compile`` keeps the module object)."""
     torch.backends.cudnn.benchmark = bool(cfg.CUDNN_BENCHMARK)
+    if cfg.CPU_REUSE_MEMORY and torch.device(cfg.MODEL.DEVICE).type == "cpu":
+        reuse_freed_memory()
     if cfg.MODEL.CHANNELS_LAST:
         # Tensor-core convolutions read NHWC natively; a conv with NHWC weights emits NHWC.
         model.to(memory_format=torch.channels_last)

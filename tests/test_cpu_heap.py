@@ -1,0 +1,52 @@
+"""CPU_REUSE_MEMORY: a freed activation-sized block is reused without page-faulting it in again."""
+import subprocess
+import sys
+
+import pytest
+
+from vreid.engine.cpu_heap import is_glibc
+
+# Minor page faults of five 64 MiB allocations once the heap has settled (glibc places the first
+# two freed blocks apart before it reuses one).
+SCRIPT = """
+import resource, sys, torch
+from vreid.engine.cpu_heap import reuse_freed_memory
+if sys.argv[1] == "reuse":
+    assert reuse_freed_memory()
+faults = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(3):
+    torch.ones(16 * 2**20)
+before = faults()
+for _ in range(5):
+    torch.ones(16 * 2**20)
+print(faults() - before)
+"""
+
+
+def page_faults(mode: str) -> int:
+    out = subprocess.run([sys.executable, "-c", SCRIPT, mode], capture_output=True, text=True, check=True)
+    return int(out.stdout.split()[-1])
+
+
+@pytest.mark.skipif(not is_glibc(), reason="heap reuse is a glibc mallopt setting")
+def test_reuse_avoids_refaulting_freed_blocks():
+    default, reuse = page_faults("default"), page_faults("reuse")
+    # 5 x 64 MiB in 4 KiB pages is 81,920 faults when every block is a fresh mmap.
+    assert default > 5 * 16 * 2**20 * 4 // 4096 // 2
+    assert reuse < default / 20
+
+
+def test_switch_applies_only_on_cpu_runs(monkeypatch):
+    from vreid.engine import fast_paths
+
+    calls = []
+    monkeypatch.setattr(fast_paths, "reuse_freed_memory", lambda: calls.append(1))
+    from vreid.config import get_cfg
+    from torch import nn
+
+    for device, switch, expected in [("cpu", True, 1), ("cpu", False, 0), ("cuda", True, 0)]:
+        cfg = get_cfg()
+        cfg.MODEL.DEVICE, cfg.CPU_REUSE_MEMORY = device, switch
+        calls.clear()
+        fast_paths.apply_fast_paths(cfg, nn.Linear(2, 2))
+        assert len(calls) == expected, (device, switch)
