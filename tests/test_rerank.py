@@ -5,7 +5,8 @@ import torch
 
 from vreid.benchmark.evaluation import clustered_features
 from vreid.evaluation.evaluator import ReidEvaluator
-from vreid.evaluation.rerank import k_reciprocal_rerank
+from vreid.evaluation.rank import rank_metrics
+from vreid.evaluation.rerank import KReciprocalReranker, k_reciprocal_rerank
 
 
 def reference(q: np.ndarray, g: np.ndarray, k1: int, k2: int, lam: float) -> np.ndarray:
@@ -71,3 +72,27 @@ def test_evaluator_reranks_when_enabled():
     plain, reranked = results[None], results[(6, 3, 0.3)]
     assert 0 < reranked["mAP"] <= 100 and reranked["num_queries"] == plain["num_queries"] == 20
     assert reranked["mAP"] != plain["mAP"]
+
+
+def test_chunking_changes_nothing_and_encodings_stay_sparse():
+    data = clustered_features(30, 170, 16, 20, seed=3)
+    whole = k_reciprocal_rerank(data["query"], data["gallery"], 8, 4, 0.3, chunk_size=1000)
+    torch.testing.assert_close(k_reciprocal_rerank(data["query"], data["gallery"], 8, 4, 0.3, chunk_size=7),
+                               whole, rtol=1e-5, atol=1e-6)
+    reranker = KReciprocalReranker(data["query"], data["gallery"], 8, 4, 0.3, chunk_size=7)
+    n = 200
+    assert reranker.q_vals.numel() + reranker.g_vals.numel() < n * n / 4  # never a dense V
+
+
+def test_evaluator_ranks_the_reranked_distances_chunk_by_chunk():
+    data = clustered_features(25, 90, 16, 10, seed=4)
+    feats = torch.cat([data["query"], data["gallery"]])
+    pids = torch.cat([data["q_pids"], data["g_pids"]])
+    camids = torch.cat([data["q_camids"], data["g_camids"]])
+    ev = ReidEvaluator(25, "euclidean", chunk_size=4, rerank=(6, 3, 0.3))
+    ev.process({"targets": pids, "camids": camids}, feats)
+    got = ev.evaluate()
+    dist = k_reciprocal_rerank(data["query"], data["gallery"], 6, 3, 0.3)
+    expected = rank_metrics(dist, data["q_pids"], data["g_pids"], data["q_camids"], data["g_camids"])
+    assert got["mAP"] == pytest.approx(expected["mAP"] * 100, abs=1e-9)
+    assert got["Rank-1"] == pytest.approx(expected["Rank-1"] * 100, abs=1e-9)

@@ -11,8 +11,8 @@ from fastreid.evaluation.evaluator import DatasetEvaluator
 from fastreid.utils import comm
 
 from vreid.evaluation.chance import chance_metrics
-from vreid.evaluation.rank import feature_rank_metrics, rank_metrics
-from vreid.evaluation.rerank import k_reciprocal_rerank
+from vreid.evaluation.rank import chunked_rank_metrics, feature_rank_metrics
+from vreid.evaluation.rerank import KReciprocalReranker
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +72,9 @@ class ReidEvaluator(DatasetEvaluator):
         else:
             if self._metric == "cosine":  # squared Euclidean of unit vectors = 2 - 2 cos
                 feats = torch.nn.functional.normalize(feats, dim=1)
-            dist = k_reciprocal_rerank(feats[q], feats[g], *self._rerank, chunk_size=self._chunk_size)
-            m = rank_metrics(dist, pids[q], pids[g], camids[q], camids[g], chunk_size=self._chunk_size)
+            reranker = KReciprocalReranker(feats[q], feats[g], *self._rerank, chunk_size=self._chunk_size)
+            m = chunked_rank_metrics(reranker.distances, self._num_query, pids[q], pids[g], camids[q],
+                                     camids[g], chunk_size=self._chunk_size)
         results = OrderedDict((k, m[k] * 100) for k in ("Rank-1", "Rank-5", "Rank-10", "Rank-20", "mAP", "mINP"))
         results["metric"] = (m["mAP"] + m["Rank-1"]) / 2 * 100
         results["num_queries"] = float(m["num_valid_queries"])

@@ -19,14 +19,14 @@ equal distances rank in gallery order, so results are deterministic. fast-reid's
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 
 from vreid.evaluation.distance import pairwise_distance
 
-__all__ = ["evaluate_rank", "feature_rank_metrics", "query_stats", "rank_metrics"]
+__all__ = ["chunked_rank_metrics", "evaluate_rank", "feature_rank_metrics", "query_stats", "rank_metrics"]
 
 
 @dataclass
@@ -274,18 +274,37 @@ def feature_rank_metrics(
     """``rank_metrics`` from features, never holding the whole distance matrix: distances are
     made ``chunk_size`` queries at a time on the features' device, so memory stays at a few
     ``chunk_size x num_gallery`` blocks (a VeRi-Wild-size 10k x 100k matrix alone is 4 GB)."""
+    return chunked_rank_metrics(lambda s, e: pairwise_distance(query[s:e], gallery, metric),
+                                query.shape[0], q_pids, g_pids, q_camids, g_camids, max_ranks,
+                                chunk_size=chunk_size)
+
+
+def chunked_rank_metrics(
+    distances: Callable[[int, int], torch.Tensor],
+    num_query: int,
+    q_pids: Any,
+    g_pids: Any,
+    q_camids: Any,
+    g_camids: Any,
+    max_ranks: Sequence[int] = (1, 5, 10, 20),
+    *,
+    chunk_size: int = 256,
+) -> dict[str, float | int]:
+    """``rank_metrics`` where ``distances(start, stop)`` gives the (stop - start, num_gallery)
+    distance rows of those queries, asked for ``chunk_size`` queries at a time."""
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    device = query.device
-    qp, gp = _encode_labels(q_pids, g_pids, device)
-    qc, gc = _encode_labels(q_camids, g_camids, device)
-    parts = []
-    for s in range(0, query.shape[0], chunk_size):
-        dist = pairwise_distance(query[s:s + chunk_size], gallery, metric).contiguous()
+    parts, num_g, codes = [], None, None
+    for s in range(0, num_query, chunk_size):
+        dist = distances(s, min(s + chunk_size, num_query)).contiguous()
+        if codes is None:
+            codes = _encode_labels(q_pids, g_pids, dist.device) + _encode_labels(q_camids, g_camids, dist.device)
+            num_g = dist.shape[1]
+        qp, gp, qc, gc = codes
         if bool(dist.isnan().any()):
             raise ValueError("features give NaN distances; the ranking of NaN distances is undefined")
         parts.append(_chunk_stats(dist, qp[s:s + chunk_size], qc[s:s + chunk_size], gp, gc))
-    return _summary(_cat_stats(parts), gallery.shape[0], max_ranks)
+    return _summary(_cat_stats(parts), num_g, max_ranks)
 
 
 def _summary(stats: _QueryStats, num_g: int, max_ranks: Sequence[int]) -> dict[str, float | int]:
