@@ -4,9 +4,12 @@ memory (CUDA max allocated, or CPU RSS), GFLOPs and parameters (fvcore), data-lo
 and evaluation time. Writes JSON and a Markdown table; ratios are against the first config.
 
 Every config is measured in its own process (clean peak memory), in alternating rounds; each
-figure is the best round, so a ratio compares configs measured under the same load.
+figure is the best round, so a ratio compares configs measured under the same load. A config
+entry may carry its own KEY VALUE overrides after the path, quoted as one argument, to compare
+switches of one config:
 
     python tools/benchmark.py --configs configs/dnwild/bot.yml configs/dnwild/dndm.yml \\
+        "configs/dnwild/dndm.yml MODEL.CHANNELS_LAST False" \\
         --opts MODEL.BACKBONE.PRETRAIN False INPUT.SIZE_TRAIN 128,128 SOLVER.IMS_PER_BATCH 64
 """
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -36,7 +40,7 @@ MEASURES = ("train", "inference", "cost", "loader")
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--configs", nargs="+", default=[], help="config files; the first is the reference")
+    p.add_argument("--configs", nargs="+", default=[], help='config files, each optionally "PATH KEY VALUE ..." (quoted); the first is the reference')
     p.add_argument("--measure", nargs="+", choices=MEASURES, default=["train", "inference", "cost"],
                    help="what to measure per config (loader needs the dataset on disk)")
     p.add_argument("--iters", type=int, default=5, help="timed iterations per round")
@@ -45,8 +49,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--eval-sizes", nargs="*", default=[], metavar="QxG",
                    help="also time ranking at these sizes, e.g. 2617x19568")
     p.add_argument("--eval-dim", type=int, default=2048)
+    p.add_argument("--eval-rerank", nargs="?", const="20,6,0.3", default=None, metavar="K1,K2,LAMBDA",
+                   help="time the evaluation with k-reciprocal re-ranking (default 20,6,0.3)")
     p.add_argument("--out", type=Path, default=ROOT / "output" / "benchmark", help="JSON and Markdown go here")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--worker-eval", default=None, help=argparse.SUPPRESS)
     p.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE overrides for every config")
     return p.parse_args(argv)
 
@@ -57,7 +64,8 @@ def _overrides(opts: list[str]) -> list[str]:
 
 
 def measure_config(config: str, args: argparse.Namespace) -> dict:
-    cfg = load_config(config, _overrides(args.opts))
+    path, *own = shlex.split(config)  # the entry's own overrides win over the shared --opts
+    cfg = load_config(path, _overrides(args.opts) + _overrides(own))
     result: dict = {"name": config}
     if "cost" in args.measure:
         result.update(model_cost(cfg))
@@ -71,13 +79,35 @@ def measure_config(config: str, args: argparse.Namespace) -> dict:
     return result
 
 
-def _run_worker(config: str, args: argparse.Namespace, argv: list[str]) -> dict:
-    cmd = [sys.executable, __file__, "--worker", "--configs", config, *argv]
+def measure_eval_size(size: str, args: argparse.Namespace) -> dict:
+    q, g = (int(n) for n in size.lower().split("x"))
+    rerank = None
+    if args.eval_rerank:
+        k1, k2, lam = args.eval_rerank.split(",")
+        rerank = (int(k1), int(k2), float(lam))
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    name = f"evaluation {q}x{g}x{args.eval_dim} ({device})" + (f", re-ranking {args.eval_rerank}" if rerank else "")
+    return {"name": name, **measure_eval(q, g, args.eval_dim, device=device, rerank=rerank)}
+
+
+def _run_worker(task: list[str], argv: list[str]) -> dict:
+    """One measurement in a fresh process, so each peak memory figure is its own."""
+    cmd = [sys.executable, __file__, "--worker", *task, *argv]
     out = subprocess.run(cmd, check=False, capture_output=True, text=True)
     if out.returncode != 0:
         sys.stderr.write(out.stderr)
-        raise SystemExit(f"error: benchmarking {config} failed (exit {out.returncode}); see above")
+        raise SystemExit(f"error: benchmarking {task[-1]} failed (exit {out.returncode}); see above")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def cpu_name() -> str:
+    """The CPU model (Linux reports it in /proc/cpuinfo; platform.processor() is often empty)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+    except OSError:
+        names = []
+    return names[0] if names else platform.processor() or platform.machine()
 
 
 def _best(a: dict, b: dict) -> dict:
@@ -98,22 +128,21 @@ def main() -> int:
     argv = sys.argv[1:]
     args = parse_args(argv)
     if args.worker:
-        print(json.dumps(measure_config(args.configs[0], args)))
+        result = measure_eval_size(args.worker_eval, args) if args.worker_eval else measure_config(args.configs[0], args)
+        print(json.dumps(result))
         return 0
     shared = [a for a in argv if a not in args.configs and a != "--configs"]
     rows: dict[str, dict] = {}
     for r in range(args.rounds):
         for config in args.configs:
             print(f"round {r + 1}/{args.rounds}: {config}", flush=True)
-            result = _run_worker(config, args, shared)
+            result = _run_worker(["--configs", config], shared)
             rows[config] = _best(rows[config], result) if config in rows else result
     results = list(rows.values())
     for size in args.eval_sizes:
-        q, g = (int(n) for n in size.lower().split("x"))
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        results.append({"name": f"evaluation {q}x{g}x{args.eval_dim} ({device})",
-                        **measure_eval(q, g, args.eval_dim, device=device)})
-    machine = (f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads"
+        print(f"evaluation {size}", flush=True)
+        results.append(_run_worker(["--worker-eval", size], shared))
+    machine = (f"{cpu_name()}, {torch.get_num_threads()} torch threads"
                + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""))
     table = markdown_table(results)
     args.out.mkdir(parents=True, exist_ok=True)

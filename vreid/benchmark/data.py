@@ -22,6 +22,6 @@ def measure_loader(cfg, batches: int = 20) -> dict:
     seconds = time.perf_counter() - start
     del it  # shuts the workers down, so their peak RSS is accounted to this process's children
     worker_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**10
-    return {"loader_worker_peak_rss_mib": worker_peak,"loader_images_per_s": images / seconds, "loader_workers": cfg.DATALOADER.NUM_WORKERS,
+    return {"loader_images_per_s": images / seconds, "loader_workers": cfg.DATALOADER.NUM_WORKERS,
             "loader_train_images": len(loader.dataset), "loader_batch": first["images"].shape[0],
-            "loader_peak_rss_mib": peak_rss_mib()}
+            "loader_peak_rss_mib": peak_rss_mib(), "loader_worker_peak_rss_mib": worker_peak}

@@ -5,8 +5,9 @@ import time
 
 import torch
 
-from vreid.evaluation.distance import pairwise_distance
-from vreid.evaluation.rank import evaluate_rank
+from vreid.evaluation.evaluator import ReidEvaluator
+
+from .memory import current_mib, peak_mib, reset_peak
 
 
 def clustered_features(num_query: int, num_gallery: int, dim: int, num_ids: int,
@@ -30,15 +31,24 @@ def clustered_features(num_query: int, num_gallery: int, dim: int, num_ids: int,
 
 
 def measure_eval(num_query: int, num_gallery: int, dim: int = 2048, num_ids: int = 712,
-                 device: str | torch.device = "cpu", chunk_size: int = 256) -> dict:
-    """Seconds for cosine distances plus exact CMC/mAP/mINP, as the evaluator does them."""
+                 device: str | torch.device = "cpu", chunk_size: int = 256,
+                 rerank: tuple[int, int, float] | None = None) -> dict:
+    """Seconds and peak memory of ``ReidEvaluator.evaluate`` on extracted features: cosine
+    distances and exact CMC/mAP/mINP a chunk of queries at a time, the chance level, and
+    k-reciprocal re-ranking (k1, k2, lambda) when given."""
     data = clustered_features(num_query, num_gallery, dim, num_ids)
     device = torch.device(device)
+    evaluator = ReidEvaluator(num_query, "cosine", chunk_size=chunk_size, rerank=rerank)
+    evaluator.process({"targets": torch.cat([data["q_pids"], data["g_pids"]]),
+                       "camids": torch.cat([data["q_camids"], data["g_camids"]])},
+                      torch.cat([data["query"], data["gallery"]]).to(device))
+    del data
+    reset_peak(device)
+    before = current_mib(device)
     start = time.perf_counter()
-    dist = pairwise_distance(data["query"].to(device), data["gallery"].to(device), "cosine")
-    labels = [data[k].to(device) for k in ("q_pids", "g_pids", "q_camids", "g_camids")]
-    cmc, _, _ = evaluate_rank(dist, *labels, 50, chunk_size=chunk_size)
+    results = evaluator.evaluate()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return {"eval_s": time.perf_counter() - start, "eval_shape": [num_query, num_gallery, dim],
-            "eval_rank1": float(cmc[0])}
+            "eval_rerank": list(rerank) if rerank else None, "eval_rank1": results["Rank-1"] / 100,
+            "eval_peak_mib": peak_mib(device), "eval_before_mib": before}

@@ -14,6 +14,8 @@ COLUMNS = (
     ("loader_peak_rss_mib", "loader RSS MiB", ".0f"),
     ("loader_worker_peak_rss_mib", "worker RSS MiB", ".0f"),
     ("eval_s", "eval s", ".2f"),
+    ("eval_before_mib", "MiB before eval", ".0f"),
+    ("eval_peak_mib", "eval peak MiB", ".0f"),
 )
 RATIOS = (("train_step_s", "step ratio"), ("inference_batch_s", "infer time ratio"),
           ("gflops", "GFLOPs ratio"))
@@ -26,7 +28,7 @@ def markdown_table(rows: list[dict]) -> str:
     header = ["config"] + [c[1] for c in cols] + [r[1] for r in ratios]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
-        cells = [row["name"]] + [format(row[k], f) if k in row else "-" for k, _, f in cols]
+        cells = [row["name"]] + [format(row[k], f) if row.get(k) is not None else "-" for k, _, f in cols]
         cells += [f"{row[k] / rows[0][k]:.3f}" if k in row else "-" for k, _ in ratios]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
