@@ -156,3 +156,19 @@ def test_feature_rank_metrics_equals_full_matrix(metric):
     full = rank_metrics(pairwise_distance(d["query"], d["gallery"], metric), *labels)
     chunked = feature_rank_metrics(d["query"], d["gallery"], *labels, metric, chunk_size=5)
     assert chunked == full
+
+
+def test_progress_logs_an_eta_only_once_per_period(caplog, monkeypatch):
+    import logging
+
+    from vreid.evaluation import progress as progress_module
+
+    clock = iter([0.0, 10.0, 40.0, 50.0, 100.0])
+    monkeypatch.setattr(progress_module.time, "perf_counter", lambda: next(clock))
+    p = progress_module.Progress("ranking queries", 100, period=30.0)  # starts at t=0
+    with caplog.at_level(logging.INFO, logger=progress_module.__name__):
+        for done in (10, 40, 50, 80):  # at t = 10, 40, 50, 100
+            p.update(done)
+    lines = [r.getMessage() for r in caplog.records]
+    # t=40: 40 done in 40 s, 60 left -> 60 s; t=50 is within the period; t=100: 80 in 100 s -> 25 s.
+    assert lines == ["ranking queries: 40/100, ETA 0:01:00", "ranking queries: 80/100, ETA 0:00:25"]

@@ -71,7 +71,7 @@ class ReidEvaluator(DatasetEvaluator):
                                      self._metric, chunk_size=self._chunk_size)
         else:
             if self._metric == "cosine":  # squared Euclidean of unit vectors = 2 - 2 cos
-                feats = torch.nn.functional.normalize(feats, dim=1)
+                feats.div_(feats.norm(dim=1, keepdim=True).clamp_min_(1e-12))  # _collect's own copy
             reranker = KReciprocalReranker(feats[q], feats[g], *self._rerank, chunk_size=self._chunk_size)
             m = chunked_rank_metrics(reranker.distances, self._num_query, pids[q], pids[g], camids[q],
                                      camids[g], chunk_size=self._chunk_size)

@@ -24,7 +24,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from vreid.evaluation.distance import pairwise_distance
+from vreid.evaluation.distance import distance_rows
+from vreid.evaluation.progress import Progress
 
 __all__ = ["chunked_rank_metrics", "evaluate_rank", "feature_rank_metrics", "query_stats", "rank_metrics"]
 
@@ -274,9 +275,8 @@ def feature_rank_metrics(
     """``rank_metrics`` from features, never holding the whole distance matrix: distances are
     made ``chunk_size`` queries at a time on the features' device, so memory stays at a few
     ``chunk_size x num_gallery`` blocks (a VeRi-Wild-size 10k x 100k matrix alone is 4 GB)."""
-    return chunked_rank_metrics(lambda s, e: pairwise_distance(query[s:e], gallery, metric),
-                                query.shape[0], q_pids, g_pids, q_camids, g_camids, max_ranks,
-                                chunk_size=chunk_size)
+    return chunked_rank_metrics(distance_rows(query, gallery, metric), query.shape[0], q_pids, g_pids,
+                                q_camids, g_camids, max_ranks, chunk_size=chunk_size)
 
 
 def chunked_rank_metrics(
@@ -295,7 +295,9 @@ def chunked_rank_metrics(
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     parts, num_g, codes = [], None, None
+    progress = Progress("ranking queries", num_query)
     for s in range(0, num_query, chunk_size):
+        progress.update(s)
         dist = distances(s, min(s + chunk_size, num_query)).contiguous()
         if codes is None:
             codes = _encode_labels(q_pids, g_pids, dist.device) + _encode_labels(q_camids, g_camids, dist.device)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .progress import Progress
+
 __all__ = ["KReciprocalReranker", "k_reciprocal_rerank"]
 
 Sparse = tuple[Tensor, Tensor, Tensor]  # rows, columns, values of an n x n matrix
@@ -89,7 +91,9 @@ class KReciprocalReranker:
         k = min(n, max(k1 + 1, k2))
         top = torch.empty(n, k, dtype=torch.long, device=self.x.device)
         self.row_max = torch.empty(n, device=self.x.device)
+        progress = Progress("re-ranking: nearest neighbours", n)
         for s in range(0, n, chunk_size):
+            progress.update(s)
             d = self._sq_dist(s, min(s + chunk_size, n), slice(None))
             self.row_max[s:s + chunk_size] = d.max(dim=1).values.clamp_min(1e-12)
             top[s:s + chunk_size] = d.topk(k, dim=1, largest=False).indices  # ascending distance
