@@ -12,12 +12,19 @@ from .cpu_heap import reuse_freed_memory
 logger = logging.getLogger(__name__)
 
 
-def apply_fast_paths(cfg, model: nn.Module) -> nn.Module:
-    """Set the model's memory format and compile it in place, so parameter names, checkpoints,
-    DDP and hooks are unchanged (``nn.Module.compile`` keeps the module object)."""
+def configure_process(cfg) -> None:
+    """The process-wide switches: cudnn.benchmark, and heap reuse on CPU runs (inherited by the
+    data-loader workers forked later)."""
     torch.backends.cudnn.benchmark = bool(cfg.CUDNN_BENCHMARK)
     if cfg.CPU_REUSE_MEMORY and torch.device(cfg.MODEL.DEVICE).type == "cpu":
         reuse_freed_memory()
+
+
+def apply_fast_paths(cfg, model: nn.Module) -> nn.Module:
+    """The process-wide switches, then the model's memory format and in-place compilation, so
+    parameter names, checkpoints, DDP and hooks are unchanged (``nn.Module.compile`` keeps the
+    module object)."""
+    configure_process(cfg)
     if cfg.MODEL.CHANNELS_LAST:
         # Tensor-core convolutions read NHWC natively; a conv with NHWC weights emits NHWC.
         model.to(memory_format=torch.channels_last)
