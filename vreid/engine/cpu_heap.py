@@ -3,10 +3,10 @@
 glibc serves every block above its mmap threshold (32 MiB at most) with a fresh ``mmap`` and
 unmaps it on ``free``. A CPU training step allocates its large activations anew each time, so
 each one is page-faulted in again, zero-filled by the kernel: on a 2-core VM an elementwise op
-on a 32 MiB tensor took 12 ms instead of 2, and ResNet-50 training steps ran 1.28x (BoT) and
-1.33x (DNDM) slower so. With mmap off and trimming off, freed blocks stay in the heap and the next
-step reuses them. The price is peak RSS: the heap keeps blocks that do not fit the next request
-exactly, +11 % (BoT) and +19 % (DNDM) in the same measurement.
+on a 32 MiB tensor took 12 ms instead of 2, and ResNet-50 training steps ran 1.19-1.28x (BoT)
+and 1.29-1.33x (DNDM) slower so. With mmap off and trimming off, freed blocks stay in the heap and
+the next step reuses them. The price is peak RSS: the heap keeps blocks that do not fit the next
+request exactly, +11-14 % (BoT) and +19-21 % (DNDM) in the same measurements.
 """
 from __future__ import annotations
 
