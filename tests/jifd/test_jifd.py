@@ -1,7 +1,9 @@
 """The JIFD meta-architecture (spec JIFD.md): losses and gradients, the inference path, domain
 labels from real multi-source batches, module switches, config files and config errors."""
+from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import torch
@@ -55,9 +57,15 @@ def model() -> JIFD:
     return build()
 
 
-def capture_inputs(module: torch.nn.Module) -> tuple[list, object]:
+@contextmanager
+def captured_inputs(module: torch.nn.Module) -> Iterator[list]:
+    """The positional inputs of every forward call of ``module`` inside the block."""
     seen = []
-    return seen, module.register_forward_hook(lambda m, args, out: seen.append(args))
+    handle = module.register_forward_hook(lambda m, args, out: seen.append(args))
+    try:
+        yield seen
+    finally:
+        handle.remove()
 
 
 def test_losses_and_every_parameter_learns(model):
@@ -114,8 +122,7 @@ def test_domain_labels_reach_the_model_in_multi_source_batches(data_root):
     train_set = build_train_set(cfg)
     cfg.MODEL.HEADS.NUM_CLASSES = train_set.num_classes
     model = build_model(cfg).train()
-    seen, handle = capture_inputs(model.objectives)
-    try:
+    with captured_inputs(model.objectives) as seen:
         sources = []
         for data in islice(build_train_loader(cfg, train_set), 3):
             expected = [0 if "/synthetic/veri/" in p else 1 for p in data["img_paths"]]
@@ -124,20 +131,15 @@ def test_domain_labels_reach_the_model_in_multi_source_batches(data_root):
             assert torch.equal(seen[-1][3], data["sources"])  # (f, f_di, targets, domains)
             sources += expected
         assert set(sources) == {0, 1}
-    finally:
-        handle.remove()
 
 
 def test_one_source_uses_camera_ids():
     cfg = make_cfg("DATASETS.NAMES", ("SynVehicleX",), "MODEL.JIFD.DOMAIN.NUM_DOMAINS", 31)
     assert domain_labels(cfg) == ("camids", 31)
     model = build_model(cfg).train()
-    seen, handle = capture_inputs(model.objectives)
-    try:
-        data = batch()
+    data = batch()
+    with captured_inputs(model.objectives) as seen:
         model(data)
-    finally:
-        handle.remove()
     assert torch.equal(seen[0][3], data["camids"])
 
 
@@ -171,12 +173,9 @@ def test_all_switches_off_is_the_bot_baseline():
 
 def test_both_inputs_double_the_reid_batch():
     m = build("MODEL.JIFD.VAE.REID_INPUT", "both").train()
-    seen, handle = capture_inputs(m.objectives)
-    try:
-        data = batch()
+    data = batch()
+    with captured_inputs(m.objectives) as seen:
         m(data)
-    finally:
-        handle.remove()
     f, f_di, targets, domains = seen[0]
     assert f.shape == (16, FEAT) and torch.equal(targets, data["targets"].repeat(2))
     assert torch.equal(domains, data["sources"].repeat(2))

@@ -73,8 +73,8 @@ class ReidEvaluator(DatasetEvaluator):
             if self._metric == "cosine":  # squared Euclidean of unit vectors = 2 - 2 cos
                 feats.div_(feats.norm(dim=1, keepdim=True).clamp_min_(1e-12))  # _collect's own copy
             reranker = KReciprocalReranker(feats[q], feats[g], *self._rerank, chunk_size=self._chunk_size)
-            m = chunked_rank_metrics(reranker.distances, self._num_query, pids[q], pids[g], camids[q],
-                                     camids[g], chunk_size=self._chunk_size)
+            m = chunked_rank_metrics(reranker.distances, pids[q], pids[g], camids[q], camids[g],
+                                     chunk_size=self._chunk_size, device=feats.device)
         results = OrderedDict((k, m[k] * 100) for k in ("Rank-1", "Rank-5", "Rank-10", "Rank-20", "mAP", "mINP"))
         results["metric"] = (m["mAP"] + m["Rank-1"]) / 2 * 100
         results["num_queries"] = float(m["num_valid_queries"])

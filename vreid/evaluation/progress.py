@@ -1,5 +1,6 @@
 """A periodic log line with an ETA for long evaluation passes (re-ranking or ranking a
-VeRi-Wild-size gallery takes minutes on a CPU)."""
+VeRi-Wild-size gallery takes minutes on a CPU). A log line, not a bar: evaluation runs inside
+training, whose output goes to log files; the tools' terminal bars are ``vreid.deploy.progress``."""
 from __future__ import annotations
 
 import datetime

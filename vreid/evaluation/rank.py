@@ -149,13 +149,9 @@ def _all_stats(
     if device is None:
         device = distmat.device if isinstance(distmat, torch.Tensor) else torch.device("cpu")
     device = torch.device(device)
-    dist = _as_tensor(distmat, device).contiguous()  # searchsorted wants contiguous rows
+    dist = _as_tensor(distmat, device)
     if dist.ndim != 2:
         raise ValueError(f"distmat must be 2-D (num_query, num_gallery), got shape {tuple(dist.shape)}")
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    if bool(dist.isnan().any()):
-        raise ValueError("distmat contains NaN; the ranking of NaN distances is undefined")
     qp, gp = _encode_labels(q_pids, g_pids, device)
     qc, gc = _encode_labels(q_camids, g_camids, device)
     num_q, num_g = dist.shape
@@ -164,11 +160,30 @@ def _all_stats(
             f"label lengths (q_pids {qp.numel()}, q_camids {qc.numel()}, g_pids {gp.numel()}, "
             f"g_camids {gc.numel()}) do not match distmat shape {tuple(dist.shape)}"
         )
-    parts = [
-        _chunk_stats(dist[s:s + chunk_size], qp[s:s + chunk_size], qc[s:s + chunk_size], gp, gc)
-        for s in range(0, num_q, chunk_size)
-    ]
-    return _cat_stats(parts), num_g
+    return _stats_by_chunk(lambda s, e: dist[s:e], qp, gp, qc, gc, chunk_size), num_g
+
+
+def _stats_by_chunk(
+    distances: Callable[[int, int], torch.Tensor],
+    qp: torch.Tensor,
+    gp: torch.Tensor,
+    qc: torch.Tensor,
+    gc: torch.Tensor,
+    chunk_size: int,
+) -> _QueryStats:
+    """Per-query stats, ``chunk_size`` rows of ``distances(start, stop)`` at a time."""
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    num_q = qp.numel()
+    progress = Progress("ranking queries", num_q)
+    parts = []
+    for s in range(0, num_q, chunk_size):
+        progress.update(s)
+        dist = distances(s, min(s + chunk_size, num_q)).contiguous()  # searchsorted wants contiguous rows
+        if bool(dist.isnan().any()):
+            raise ValueError("distances contain NaN; the ranking of NaN distances is undefined")
+        parts.append(_chunk_stats(dist, qp[s:s + chunk_size], qc[s:s + chunk_size], gp, gc))
+    return _cat_stats(parts)
 
 
 def query_stats(distmat: Any, q_pids: Any, g_pids: Any, q_camids: Any, g_camids: Any,
@@ -275,13 +290,12 @@ def feature_rank_metrics(
     """``rank_metrics`` from features, never holding the whole distance matrix: distances are
     made ``chunk_size`` queries at a time on the features' device, so memory stays at a few
     ``chunk_size x num_gallery`` blocks (a VeRi-Wild-size 10k x 100k matrix alone is 4 GB)."""
-    return chunked_rank_metrics(distance_rows(query, gallery, metric), query.shape[0], q_pids, g_pids,
-                                q_camids, g_camids, max_ranks, chunk_size=chunk_size)
+    return chunked_rank_metrics(distance_rows(query, gallery, metric), q_pids, g_pids, q_camids,
+                                g_camids, max_ranks, chunk_size=chunk_size, device=query.device)
 
 
 def chunked_rank_metrics(
     distances: Callable[[int, int], torch.Tensor],
-    num_query: int,
     q_pids: Any,
     g_pids: Any,
     q_camids: Any,
@@ -289,24 +303,14 @@ def chunked_rank_metrics(
     max_ranks: Sequence[int] = (1, 5, 10, 20),
     *,
     chunk_size: int = 256,
+    device: Any,
 ) -> dict[str, float | int]:
-    """``rank_metrics`` where ``distances(start, stop)`` gives the (stop - start, num_gallery)
-    distance rows of those queries, asked for ``chunk_size`` queries at a time."""
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    parts, num_g, codes = [], None, None
-    progress = Progress("ranking queries", num_query)
-    for s in range(0, num_query, chunk_size):
-        progress.update(s)
-        dist = distances(s, min(s + chunk_size, num_query)).contiguous()
-        if codes is None:
-            codes = _encode_labels(q_pids, g_pids, dist.device) + _encode_labels(q_camids, g_camids, dist.device)
-            num_g = dist.shape[1]
-        qp, gp, qc, gc = codes
-        if bool(dist.isnan().any()):
-            raise ValueError("features give NaN distances; the ranking of NaN distances is undefined")
-        parts.append(_chunk_stats(dist, qp[s:s + chunk_size], qc[s:s + chunk_size], gp, gc))
-    return _summary(_cat_stats(parts), num_g, max_ranks)
+    """``rank_metrics`` where ``distances(start, stop)`` gives, on ``device``, the
+    (stop - start, num_gallery) distance rows of those queries, asked for ``chunk_size``
+    queries at a time."""
+    qp, gp = _encode_labels(q_pids, g_pids, device)
+    qc, gc = _encode_labels(q_camids, g_camids, device)
+    return _summary(_stats_by_chunk(distances, qp, gp, qc, gc, chunk_size), gp.numel(), max_ranks)
 
 
 def _summary(stats: _QueryStats, num_g: int, max_ranks: Sequence[int]) -> dict[str, float | int]:

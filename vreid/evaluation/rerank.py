@@ -137,10 +137,8 @@ class KReciprocalReranker:
     def distances(self, start: int, stop: int) -> Tensor:
         """Re-ranked distances of queries start:stop to the whole gallery."""
         nq, ng = self.num_query, self.x.shape[0] - self.num_query
-        a, b = int(self.q_ptr[start]), int(self.q_ptr[stop])
-        counts = self.q_ptr[start + 1:stop + 1] - self.q_ptr[start:stop]
-        q_row = torch.repeat_interleave(torch.arange(stop - start, device=counts.device), counts)
-        q_col, q_val = self.q_cols[a:b], self.q_vals[a:b]
+        q_row, q_pos = _ranges(self.q_ptr[start:stop], self.q_ptr[start + 1:stop + 1] - self.q_ptr[start:stop])
+        q_col, q_val = self.q_cols[q_pos], self.q_vals[q_pos]
         entry, pos = _ranges(self.g_ptr[q_col], self.g_ptr[q_col + 1] - self.g_ptr[q_col])
         shared = torch.zeros(stop - start, ng, device=self.x.device)
         shared.index_put_((q_row[entry], self.g_rows[pos]),
