@@ -1,37 +1,49 @@
 # Two commands do everything on a fresh machine with Python 3.11:
 #   make demo   create/update .venv, generate synthetic vehicles, train + evaluate the default model
-#   make test   install the test extras and run the whole suite
+#   make test   create/update .venv and run the whole suite
+# .venv receives exactly the versions in $(LOCK) (Python 3.11, Linux x86_64); `make lock` rewrites it.
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
-TORCH  := torch==2.14.1 torchvision==0.29.1
+LOCK   := requirements-lock.txt
 DATA   ?= datasets
 DEMO_CONFIG ?= configs/synthetic/dndm.yml
+# The versions the toolkit chooses on purpose; everything else in the lock is the newest that
+# setup.py's ranges admit on the day `make lock` runs.
+LOCK_PINS := torch==2.14.1 torchvision==0.29.1 fastreid==1.4.0
+LOCK_VENV := build/lock-venv
+INSTALL = $(1)/bin/python -m pip install -q --disable-pip-version-check
 
-.PHONY: demo test venv clean-demo
+.PHONY: demo test venv lock clean-demo
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: setup.py Makefile
+$(VENV)/.installed: setup.py Makefile $(LOCK)
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; run make PYTHON=/path/to/python3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q $(TORCH)
-	# fastreid's metadata pins torch 1.13.1: install it without dependencies (vreid.compat makes it work)
-	$(BIN)/python -m pip install -q --no-deps fastreid==1.4.0
-	$(BIN)/python -m pip install -q -e .
-	touch $@
-
-$(VENV)/.test-installed: $(VENV)/.installed
-	$(BIN)/python -m pip install -q -e ".[test,deploy]"
-	touch $@
+	$(call INSTALL,$(VENV)) -c $(LOCK) pip setuptools
+	$(call INSTALL,$(VENV)) -c $(LOCK) --no-build-isolation --config-settings editable_mode=compat -e ".[test,deploy]"
+	# fastreid's metadata pins torch 1.13.1: install it last and without dependencies (vreid.compat makes it work)
+	$(call INSTALL,$(VENV)) -c $(LOCK) --no-deps fastreid
+	@$(BIN)/python tools/lock.py check $(LOCK)
+	@touch $@
 
 demo: venv
 	$(BIN)/python tools/make_synthetic.py --root $(DATA) --preset default
 	FASTREID_DATASETS=$(DATA) $(BIN)/python tools/demo.py --config-file $(DEMO_CONFIG)
 
-test: $(VENV)/.test-installed
-	$(BIN)/python -m pytest -q tests
+test: venv
+	$(BIN)/python -m pytest -q
+
+# Run after changing setup.py's ranges or LOCK_PINS, or to take newer releases on purpose;
+# then `rm -rf .venv && make test` and commit the new lock.
+lock:
+	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
+	$(call INSTALL,$(LOCK_VENV)) --upgrade pip setuptools
+	$(call INSTALL,$(LOCK_VENV)) --no-build-isolation ".[test,deploy]" $(filter-out fastreid%,$(LOCK_PINS))
+	$(call INSTALL,$(LOCK_VENV)) --no-deps $(filter fastreid%,$(LOCK_PINS))
+	$(LOCK_VENV)/bin/python tools/lock.py write $(LOCK)
+	rm -rf $(LOCK_VENV)
 
 clean-demo:
 	rm -rf output/demo

@@ -16,29 +16,33 @@ setup(
     python_requires=">=3.10",
     packages=packages,
     package_dir={"dnreid": "projects/DNReID/dnreid", "jifd": "projects/JIFD/jifd"},
+    # Lower bounds are the release series that requirements-lock.txt pins and CI tests (older
+    # ones may work, untested); upper bounds are fastreid 1.4.0's own ranges. The one deliberate
+    # step past them: fastreid pins torch 1.13.1 / torchvision 0.14.1, which have no Python 3.11
+    # wheels, and vreid.compat is what makes fastreid run on torch 2.
     install_requires=[
-        "torch>=2.1",
-        "torchvision>=0.16",
-        "numpy",
-        "Pillow",
-        "PyYAML",
-        "fvcore",
-        "iopath",
-        "termcolor",
-        "tabulate",
-        "tqdm",  # progress bars of the post-training tools
-        # fastreid 1.4.0's own runtime imports (it is installed with --no-deps)
-        "yacs",
-        "faiss-cpu",
-        "scipy",
-        "scikit-learn",
-        "tensorboard",
-        "opencv-python-headless",
-        "matplotlib",
-        "gdown",
+        "torch>=2.14",
+        "torchvision>=0.29",
+        "numpy>=2.4",
+        "Pillow>=13",
+        "PyYAML>=6.0",
+        "fvcore>=0.1.5",
+        "iopath>=0.1.10",
+        "tqdm>=4.70",  # progress bars of the post-training tools
+        # fastreid 1.4.0's own runtime imports (it is installed with --no-deps), in its ranges
+        "termcolor>=2.5,<3",
+        "tabulate>=0.9,<0.10",
+        "yacs>=0.1.8,<0.2",
+        "faiss-cpu>=1.15,<2",
+        "scipy>=1.17",
+        "scikit-learn>=1.9,<2",
+        "tensorboard>=2.21,<3",
+        "opencv-python-headless>=4.14,<5",
+        "matplotlib>=3.11",
+        "gdown>=6.5",
     ],
     extras_require={
-        "test": ["pytest>=7"],
-        "deploy": ["onnx", "onnxruntime"],
+        "test": ["pytest>=9.2"],
+        "deploy": ["onnx>=1.23", "onnxruntime>=1.32"],
     },
 )

@@ -36,6 +36,22 @@ def _import_shims() -> None:
     for name in ("Mapping", "MutableMapping", "Sequence", "Iterable"):
         if not hasattr(collections, name):
             setattr(collections, name, getattr(collections.abc, name))
+    _import_cpp_extension_quietly()
+
+
+def _import_cpp_extension_quietly() -> None:
+    """fast-reid's environment report (``default_setup``) imports torch.utils.cpp_extension,
+    whose import warns "No CUDA runtime is found" on every CPU machine that has a CUDA
+    toolkit. Nothing here builds extensions, so import it once with that logger muted."""
+    if "torch.utils.cpp_extension" in sys.modules:
+        return
+    logger = logging.getLogger("torch.utils.cpp_extension")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        import torch.utils.cpp_extension  # noqa: F401
+    finally:
+        logger.setLevel(level)
 
 
 class _DeviceSafeDataLoaderX(torch.utils.data.DataLoader):
