@@ -12,7 +12,9 @@ DEMO_CONFIG ?= configs/synthetic/dndm.yml
 # setup.py's ranges admit on the day `make lock` runs.
 LOCK_PINS := torch==2.14.1 torchvision==0.29.1 fastreid==1.4.0
 LOCK_VENV := build/lock-venv
-INSTALL = $(1)/bin/python -m pip install -q --disable-pip-version-check
+# -qq: pip's errors only (a build backend's notices and index warnings are not for a newcomer);
+# what was installed is then checked package by package against the lock.
+INSTALL = $(1)/bin/python -m pip install -qq --disable-pip-version-check
 
 .PHONY: demo test venv lock clean-demo
 
@@ -22,7 +24,7 @@ $(VENV)/.installed: setup.py Makefile $(LOCK)
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; run make PYTHON=/path/to/python3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(call INSTALL,$(VENV)) -c $(LOCK) pip setuptools
-	$(call INSTALL,$(VENV)) -c $(LOCK) --no-build-isolation --config-settings editable_mode=compat -e ".[test,deploy]"
+	$(call INSTALL,$(VENV)) -c $(LOCK) --no-build-isolation -e ".[test,deploy]"
 	# fastreid's metadata pins torch 1.13.1: install it last and without dependencies (vreid.compat makes it work)
 	$(call INSTALL,$(VENV)) -c $(LOCK) --no-deps fastreid
 	@$(BIN)/python tools/lock.py check $(LOCK)
