@@ -1,7 +1,6 @@
 """ReID evaluator for fast-reid's ``inference_on_dataset``: exact ranks on the model's device."""
 from __future__ import annotations
 
-import itertools
 import logging
 from collections import OrderedDict
 

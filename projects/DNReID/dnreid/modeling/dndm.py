@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -14,7 +15,7 @@ from fastreid.modeling.heads import build_heads
 from fastreid.modeling.meta_arch import META_ARCH_REGISTRY
 
 from vreid.errors import UserError
-from vreid.modeling.reid_losses import reid_loss_settings, reid_losses
+from vreid.modeling.reid_losses import ReidLossSettings, reid_losses
 
 from .cca import CCA
 from .dse import DSE
@@ -26,6 +27,12 @@ __all__ = ["DNDM"]
 DAY, NIGHT = 0, 1
 _STEM = ("conv1", "bn1", "relu", "maxpool")
 _STAGES = ("layer1", "layer2", "layer3", "layer4")
+
+
+@dataclass(frozen=True)
+class GlareLossSettings:
+    weight: float  # MODEL.DNDM.NGS.LOSS_WEIGHT
+    form: str  # MODEL.DNDM.NGS.LOSS_FORM
 
 
 def _out_channels(module: nn.Module) -> int:
@@ -93,7 +100,8 @@ class DNDM(nn.Module):
         dse: DSE | None,
         cca: Sequence[CCA] | None,
         num_instances: int,
-        loss_kwargs: dict,
+        reid_loss: ReidLossSettings,
+        glare_loss: GlareLossSettings,
     ):
         super().__init__()
         # Index = domain; the night stem starts as a copy of the (pretrained) day stem.
@@ -105,7 +113,8 @@ class DNDM(nn.Module):
         self.heads = heads
         self.test_feat = test_feat
         self.num_instances = num_instances
-        self.loss_kwargs = loss_kwargs
+        self.reid_loss = reid_loss
+        self.glare_loss = glare_loss
         self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(1, -1, 1, 1), False)
         self.register_buffer("pixel_std", torch.tensor(pixel_std).view(1, -1, 1, 1), False)
         self._init_heads()
@@ -120,7 +129,6 @@ class DNDM(nn.Module):
         heads = build_heads(cfg)
         if not all(hasattr(heads, n) for n in ("weight", "pool_layer", "bottleneck")):
             raise UserError("DNDM needs MODEL.HEADS.NAME EmbeddingHead (pool_layer, bottleneck, weight)")
-        losses = cfg.MODEL.LOSSES
         return {
             "stem": stem,
             "stages": stages,
@@ -134,8 +142,8 @@ class DNDM(nn.Module):
             "cca": [CCA(c, feat_dim, dn.CCA.TEST_SCALE, dn.CCA.TRAIN_SCALE) for c in channels]
             if dn.CCA.ENABLED else None,
             "num_instances": cfg.DATALOADER.NUM_INSTANCE,
-            "loss_kwargs": {**reid_loss_settings(cfg, "DNDM"),
-                            "glare": (dn.NGS.LOSS_WEIGHT, dn.NGS.LOSS_FORM)},
+            "reid_loss": ReidLossSettings.from_config(cfg, "DNDM"),
+            "glare_loss": GlareLossSettings(dn.NGS.LOSS_WEIGHT, dn.NGS.LOSS_FORM),
         }
 
     def _init_heads(self) -> None:
@@ -236,8 +244,8 @@ class DNDM(nn.Module):
     ) -> dict[str, Tensor]:
         """CE on the BNNeck logits, batch-hard triplet on f_pool (both domains together), and
         the glare-attention loss when NGS is on; in float32 so autocast does not round them."""
-        loss_dict = reid_losses(outputs, targets, self.loss_kwargs)
+        loss_dict = reid_losses(outputs, targets, self.reid_loss)
         if self.ngs is not None:
-            weight, form = self.loss_kwargs["glare"]
-            loss_dict["loss_glare"] = weight * glare_attention_loss(aux["attention"], domains, form)
+            glare = self.glare_loss
+            loss_dict["loss_glare"] = glare.weight * glare_attention_loss(aux["attention"], domains, glare.form)
         return loss_dict

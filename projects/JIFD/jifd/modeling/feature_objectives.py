@@ -45,7 +45,7 @@ class FeatureObjectives(nn.Module):
     def __init__(self, *, ds: Disentangler | None, ds_classifier: nn.Linear | None, ci: Disentangler | None,
                  ci_classifier: nn.Linear | None, domain: DomainDiscriminator | None,
                  mine_ds_ci: MINE | None, mine_di_ci: MINE | None, recon: nn.Linear | None,
-                 ring: RingLoss | None, weights: dict[str, float], ce: tuple[float, float]) -> None:
+                 ring: RingLoss | None, weights: dict[str, float], ce_epsilon: float, ce_alpha: float) -> None:
         super().__init__()
         self.ds, self.ds_classifier = ds, ds_classifier
         self.ci, self.ci_classifier = ci, ci_classifier
@@ -54,10 +54,10 @@ class FeatureObjectives(nn.Module):
         self.recon = recon
         self.ring = ring
         self.weights = weights
-        self.ce = ce
+        self.ce_epsilon, self.ce_alpha = ce_epsilon, ce_alpha  # MODEL.LOSSES.CE, as the identity loss
 
     def forward(self, f: Tensor, f_di: Tensor, targets: Tensor, domains: Tensor | None) -> dict[str, Tensor]:
-        w, (eps, alpha) = self.weights, self.ce
+        w, eps, alpha = self.weights, self.ce_epsilon, self.ce_alpha
         losses = {}
         f_ds = self.ds(f) if self.ds is not None else None
         f_ci = self.ci(f) if self.ci is not None else None
@@ -122,5 +122,6 @@ def build_feature_objectives(cfg, num_domains: int) -> FeatureObjectives:
         ring=RingLoss(j.RING.RADIUS) if j.RING.ENABLED else None,
         weights={"ds_cls": j.DS.CLS_WEIGHT, "ci_cls": j.CI.CLS_WEIGHT, "ci_confusion": j.CI.CONFUSION_WEIGHT,
                  "domain": j.DOMAIN.WEIGHT, "mine": j.MINE.WEIGHT, "recon": j.RECON.WEIGHT, "ring": j.RING.WEIGHT},
-        ce=(cfg.MODEL.LOSSES.CE.EPSILON, cfg.MODEL.LOSSES.CE.ALPHA),
+        ce_epsilon=cfg.MODEL.LOSSES.CE.EPSILON,
+        ce_alpha=cfg.MODEL.LOSSES.CE.ALPHA,
     )

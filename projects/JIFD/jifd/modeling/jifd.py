@@ -8,6 +8,7 @@ training-only modules are never called.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -22,7 +23,7 @@ from fastreid.modeling.meta_arch import META_ARCH_REGISTRY
 from fastreid.utils.events import get_event_storage
 
 from vreid.errors import UserError
-from vreid.modeling.reid_losses import in_trainer, reid_loss_settings, reid_losses
+from vreid.modeling.reid_losses import ReidLossSettings, in_trainer, reid_losses
 
 from .disentangler import Disentangler
 from .feature_objectives import FeatureObjectives, build_feature_objectives
@@ -32,6 +33,14 @@ __all__ = ["JIFD", "domain_labels"]
 
 _REID_INPUTS = ("residual", "both")
 _DOMAIN_LABELS = ("auto", "sources", "camids")
+
+
+@dataclass(frozen=True)
+class VAELossSettings:
+    rec_weight: float  # MODEL.JIFD.VAE.REC_WEIGHT, lambda_rec
+    rec_warmup_factor: float  # lambda_rec's multiplier while iteration < warmup_iters
+    warmup_iters: int  # SOLVER.WARMUP_ITERS
+    kl_weight: float  # MODEL.JIFD.VAE.KL_WEIGHT, lambda_kl
 
 
 def domain_labels(cfg) -> tuple[str, int]:
@@ -86,7 +95,8 @@ class JIFD(nn.Module):
         reid_input: str,
         pixel_mean: Sequence[float],
         pixel_std: Sequence[float],
-        loss_kwargs: dict,
+        reid_loss: ReidLossSettings,
+        vae_loss: VAELossSettings,
     ):
         super().__init__()
         self.vae = vae
@@ -97,7 +107,8 @@ class JIFD(nn.Module):
         self.objectives = objectives
         self.domain_key = domain_key
         self.reid_input = reid_input
-        self.loss_kwargs = loss_kwargs
+        self.reid_loss = reid_loss
+        self.vae_loss = vae_loss
         self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(1, -1, 1, 1), False)
         self.register_buffer("pixel_std", torch.tensor(pixel_std).view(1, -1, 1, 1), False)
 
@@ -110,7 +121,6 @@ class JIFD(nn.Module):
         head_cfg.defrost()
         head_cfg.MODEL.HEADS.POOL_LAYER = "Identity"  # the head receives f_di, already pooled
         domain_key, num_domains = domain_labels(cfg) if j.DOMAIN.ENABLED else (None, 0)
-        losses = cfg.MODEL.LOSSES
         return {
             "backbone": backbone,
             "pool": getattr(pooling, cfg.MODEL.HEADS.POOL_LAYER)(),
@@ -122,8 +132,9 @@ class JIFD(nn.Module):
             "reid_input": j.VAE.REID_INPUT,
             "pixel_mean": cfg.MODEL.PIXEL_MEAN,
             "pixel_std": cfg.MODEL.PIXEL_STD,
-            "loss_kwargs": {**reid_loss_settings(cfg, "JIFD"),
-                            "vae": (j.VAE.REC_WEIGHT, j.VAE.REC_WARMUP_FACTOR, cfg.SOLVER.WARMUP_ITERS, j.VAE.KL_WEIGHT)},
+            "reid_loss": ReidLossSettings.from_config(cfg, "JIFD"),
+            "vae_loss": VAELossSettings(j.VAE.REC_WEIGHT, j.VAE.REC_WARMUP_FACTOR, cfg.SOLVER.WARMUP_ITERS,
+                                        j.VAE.KL_WEIGHT),
         }
 
     @property
@@ -154,7 +165,7 @@ class JIFD(nn.Module):
             domains = domains.repeat(2) if domains is not None else None
         f, f_di = self.features(x_r)
         outputs = self.heads(f_di[..., None, None], targets)
-        losses.update(self.reid_losses(outputs, targets))
+        losses.update(reid_losses(outputs, targets, self.reid_loss))  # BoT's, on the domain-invariant branch
         losses.update(self.objectives(f, f_di, targets, domains))
         return losses
 
@@ -180,16 +191,11 @@ class JIFD(nn.Module):
 
     def _rec_factor(self) -> float:
         """lambda_rec's warm-up multiplier at the trainer's current iteration (1 outside a trainer)."""
-        _, factor, warmup_iters, _ = self.loss_kwargs["vae"]
         if not in_trainer():
             return 1.0
-        return factor if get_event_storage().iter < warmup_iters else 1.0
+        return self.vae_loss.rec_warmup_factor if get_event_storage().iter < self.vae_loss.warmup_iters else 1.0
 
     def image_losses(self, recon: Tensor, x: Tensor, mu: Tensor, logvar: Tensor) -> dict[str, Tensor]:
-        rec_weight, _, _, kl_weight = self.loss_kwargs["vae"]
         mse, kl = vae_losses(recon, x, mu, logvar)
-        return {"loss_vae_rec": rec_weight * self._rec_factor() * mse, "loss_vae_kl": kl_weight * kl}
-
-    def reid_losses(self, outputs: dict[str, Tensor], targets: Tensor) -> dict[str, Tensor]:
-        """BoT's losses on the domain-invariant branch."""
-        return reid_losses(outputs, targets, self.loss_kwargs)
+        return {"loss_vae_rec": self.vae_loss.rec_weight * self._rec_factor() * mse,
+                "loss_vae_kl": self.vae_loss.kl_weight * kl}
