@@ -3,17 +3,16 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Callable
-
 import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Sampler
+
+from fvcore.common.registry import Registry
 
 from fastreid.data import samplers as fr_samplers
 from fastreid.data.datasets import DATASET_REGISTRY
 from fastreid.data.transforms import build_transforms
 from fastreid.utils import comm
-from fastreid.utils.registry import Registry
 
 from vreid.data.dataset import ReIDDataset, record_meta
 from vreid.data.loader import DeviceLoader
@@ -22,8 +21,10 @@ from vreid.errors import UserError
 logger = logging.getLogger(__name__)
 
 SAMPLER_REGISTRY = Registry("SAMPLER")
-SAMPLER_REGISTRY.__doc__ = """Training samplers: ``fn(cfg, dataset, mini_batch_size, seed) -> Sampler``.
-A sampler may define ``iters_per_epoch(total_batch_size)`` when an epoch is not len(dataset)/batch.
+SAMPLER_REGISTRY.__doc__ = """Training samplers by DATALOADER.SAMPLER_TRAIN name, each called as
+``entry(cfg, dataset, mini_batch_size, seed) -> Sampler`` (a function, or a class whose
+``@configurable`` constructor takes those). A sampler may define ``iters_per_epoch(total_batch_size)``
+when an epoch is not len(dataset)/batch.
 """
 
 
@@ -55,20 +56,25 @@ def get_dataset(name: str, cfg=None, **kwargs):
         ) from None
 
 
-def _fastreid_sampler(cls):
-    def build(cfg, dataset, mini_batch_size, seed):
-        records = [r[:3] for r in dataset.img_items]  # fast-reid unpacks exactly three fields
-        return cls(records, mini_batch_size, cfg.DATALOADER.NUM_INSTANCE, seed=seed)
-    return build
+def _identity_sampler(cls: type, cfg, dataset, mini_batch_size: int, seed: int | None) -> Sampler:
+    records = [r[:3] for r in dataset.img_items]  # fast-reid unpacks exactly three fields
+    return cls(records, mini_batch_size, cfg.DATALOADER.NUM_INSTANCE, seed=seed)
 
 
-def _training_sampler(cfg, dataset, mini_batch_size, seed):
+# fast-reid's samplers under their own names; the functions are named for the registry keys.
+@SAMPLER_REGISTRY.register()
+def TrainingSampler(cfg, dataset, mini_batch_size: int, seed: int | None) -> Sampler:  # noqa: N802
     return fr_samplers.TrainingSampler(len(dataset), seed=seed)
 
 
-SAMPLER_REGISTRY._do_register("TrainingSampler", _training_sampler)
-for _name in ("NaiveIdentitySampler", "BalancedIdentitySampler"):
-    SAMPLER_REGISTRY._do_register(_name, _fastreid_sampler(getattr(fr_samplers, _name)))
+@SAMPLER_REGISTRY.register()
+def NaiveIdentitySampler(cfg, dataset, mini_batch_size: int, seed: int | None) -> Sampler:  # noqa: N802
+    return _identity_sampler(fr_samplers.NaiveIdentitySampler, cfg, dataset, mini_batch_size, seed)
+
+
+@SAMPLER_REGISTRY.register()
+def BalancedIdentitySampler(cfg, dataset, mini_batch_size: int, seed: int | None) -> Sampler:  # noqa: N802
+    return _identity_sampler(fr_samplers.BalancedIdentitySampler, cfg, dataset, mini_batch_size, seed)
 
 
 def build_train_set(cfg) -> ReIDDataset:
@@ -99,12 +105,10 @@ def build_train_loader(cfg, train_set: ReIDDataset | None = None, sampler: Sampl
     seed = cfg.SEED if cfg.SEED >= 0 else None
     if sampler is None:
         name = cfg.DATALOADER.SAMPLER_TRAIN
-        try:
-            build_sampler: Callable = SAMPLER_REGISTRY.get(name)
-        except KeyError:
-            known = ", ".join(sorted(SAMPLER_REGISTRY._obj_map))
-            raise UserError(f"unknown DATALOADER.SAMPLER_TRAIN {name!r}. Registered: {known}") from None
-        sampler = build_sampler(cfg, train_set, mini_batch, seed)
+        if name not in SAMPLER_REGISTRY:
+            known = ", ".join(sorted(n for n, _ in SAMPLER_REGISTRY))
+            raise UserError(f"unknown DATALOADER.SAMPLER_TRAIN {name!r}. Registered: {known}")
+        sampler = SAMPLER_REGISTRY.get(name)(cfg, train_set, mini_batch, seed)
     epoch = getattr(sampler, "iters_per_epoch", None)
     iters = epoch(cfg.SOLVER.IMS_PER_BATCH) if callable(epoch) else len(train_set) // cfg.SOLVER.IMS_PER_BATCH
     workers = cfg.DATALOADER.NUM_WORKERS

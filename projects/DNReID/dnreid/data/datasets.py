@@ -29,36 +29,68 @@ def _check_counts(key: str, records: list[tuple]) -> None:
                        f"{EXPECTED_TRAIN[key]}; is the copy complete?")
 
 
-def _register(name: str, folder: str) -> None:
-    def layout(root: str) -> DNLayout:
-        return DNLayout(os.path.join(root, folder))
+class _DNTrain(ImageDataset):
+    """Both domains' training lists of ``<root>/<dataset_dir>``; records carry their domain."""
 
-    class Train(ImageDataset):
-        dataset_dir = folder
+    dataset_dir = ""
 
-        def __init__(self, root: str = "datasets", **kwargs):
-            dn = layout(root)
-            train = dn.train()
-            _check_counts(folder, train)
-            super().__init__(train, [], [], **kwargs)
-
-    Train.__name__ = Train.__qualname__ = name
-    Train.__doc__ = f"{name} training set: both domains, records carry their domain."
-    DATASET_REGISTRY._do_register(name, Train)
-
-    for suffix, query_domain in (("D2N", "day"), ("N2D", "night")):
-        class Protocol(ImageDataset):
-            dataset_dir = folder
-            query_domain_name = query_domain
-
-            def __init__(self, root: str = "datasets", **kwargs):
-                query, gallery = layout(root).protocol(self.query_domain_name)
-                super().__init__([], query, gallery, **kwargs)
-
-        Protocol.__name__ = Protocol.__qualname__ = f"{name}_{suffix}"
-        Protocol.__doc__ = f"{name} {query_domain}-query protocol."
-        DATASET_REGISTRY._do_register(Protocol.__name__, Protocol)
+    def __init__(self, root: str = "datasets", **kwargs):
+        train = DNLayout(os.path.join(root, self.dataset_dir)).train()
+        _check_counts(self.dataset_dir, train)
+        super().__init__(train, [], [], **kwargs)
 
 
-for _name, _folder in (("DN348", "dn348"), ("DNWild", "dnwild"), ("SynDN", "synthetic/dn")):
-    _register(_name, _folder)
+class _DNProtocol(ImageDataset):
+    """Queries of ``query_domain``, gallery of the other domain."""
+
+    dataset_dir = ""
+    query_domain = ""
+
+    def __init__(self, root: str = "datasets", **kwargs):
+        query, gallery = DNLayout(os.path.join(root, self.dataset_dir)).protocol(self.query_domain)
+        super().__init__([], query, gallery, **kwargs)
+
+
+@DATASET_REGISTRY.register()
+class DN348(_DNTrain):
+    dataset_dir = "dn348"
+
+
+@DATASET_REGISTRY.register()
+class DN348_D2N(_DNProtocol):
+    dataset_dir, query_domain = "dn348", "day"
+
+
+@DATASET_REGISTRY.register()
+class DN348_N2D(_DNProtocol):
+    dataset_dir, query_domain = "dn348", "night"
+
+
+@DATASET_REGISTRY.register()
+class DNWild(_DNTrain):
+    dataset_dir = "dnwild"
+
+
+@DATASET_REGISTRY.register()
+class DNWild_D2N(_DNProtocol):
+    dataset_dir, query_domain = "dnwild", "day"
+
+
+@DATASET_REGISTRY.register()
+class DNWild_N2D(_DNProtocol):
+    dataset_dir, query_domain = "dnwild", "night"
+
+
+@DATASET_REGISTRY.register()
+class SynDN(_DNTrain):
+    dataset_dir = "synthetic/dn"
+
+
+@DATASET_REGISTRY.register()
+class SynDN_D2N(_DNProtocol):
+    dataset_dir, query_domain = "synthetic/dn", "day"
+
+
+@DATASET_REGISTRY.register()
+class SynDN_N2D(_DNProtocol):
+    dataset_dir, query_domain = "synthetic/dn", "night"

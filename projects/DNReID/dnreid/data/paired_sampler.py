@@ -7,12 +7,14 @@ from typing import Iterator, Sequence
 import numpy as np
 from torch.utils.data import Sampler
 
+from fastreid.config import configurable
 from fastreid.utils import comm
 
 from vreid.data import SAMPLER_REGISTRY
 from vreid.errors import UserError
 
 
+@SAMPLER_REGISTRY.register()
 class PairedIdentitySampler(Sampler[int]):
     """An infinite index stream cut into batches ``[day P*K | night P*K]``: P identities, K day
     images each, then the same P identities in the same order with K night images each
@@ -22,6 +24,7 @@ class PairedIdentitySampler(Sampler[int]):
     so no identity is on two ranks in the same step.
     """
 
+    @configurable
     def __init__(self, pids: Sequence, domains: Sequence[int], num_ids: int, num_instances: int,
                  seed: int | None = None, rank: int | None = None, world_size: int | None = None):
         self.num_ids, self.num_instances = num_ids, num_instances
@@ -40,6 +43,17 @@ class PairedIdentitySampler(Sampler[int]):
                 f"night images per step but the training set has {len(self.pids)}; lower "
                 "SOLVER.IMS_PER_BATCH or raise DATALOADER.NUM_INSTANCE.")
 
+    @classmethod
+    def from_config(cls, cfg, dataset, mini_batch_size: int, seed: int | None) -> dict:
+        """The registry's call: P = per-process batch / (2 K), K = DATALOADER.NUM_INSTANCE."""
+        k = cfg.DATALOADER.NUM_INSTANCE
+        if mini_batch_size % (2 * k):
+            raise UserError(f"PairedIdentitySampler: the per-process batch {mini_batch_size} must be a "
+                            f"multiple of 2 x DATALOADER.NUM_INSTANCE = {2 * k} (P ids x K day + K night)")
+        records = dataset.img_items
+        return {"pids": [r[1] for r in records], "domains": [r[3]["domains"] for r in records],
+                "num_ids": mini_batch_size // (2 * k), "num_instances": k, "seed": seed}
+
     def iters_per_epoch(self, total_batch_size: int) -> int:
         """An epoch visits max(#day, #night) images of each domain (the release's definition)."""
         return max(1, max(self.num_day, self.num_night) // (total_batch_size // 2))
@@ -56,16 +70,3 @@ class PairedIdentitySampler(Sampler[int]):
                 night = [rng.choice(self.night[self.pids[i]], k) for i in ids]
                 batches.append(np.concatenate(day + night))
             yield from batches[self.rank].tolist()
-
-
-def build_paired_sampler(cfg, dataset, mini_batch_size: int, seed: int | None) -> PairedIdentitySampler:
-    k = cfg.DATALOADER.NUM_INSTANCE
-    if mini_batch_size % (2 * k):
-        raise UserError(f"PairedIdentitySampler: the per-process batch {mini_batch_size} must be a "
-                        f"multiple of 2 x DATALOADER.NUM_INSTANCE = {2 * k} (P ids x K day + K night)")
-    records = dataset.img_items
-    return PairedIdentitySampler([r[1] for r in records], [r[3]["domains"] for r in records],
-                                 mini_batch_size // (2 * k), k, seed=seed)
-
-
-SAMPLER_REGISTRY._do_register("PairedIdentitySampler", build_paired_sampler)
