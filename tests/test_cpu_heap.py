@@ -43,13 +43,12 @@ def test_switch_applies_only_on_cpu_runs(monkeypatch):
     calls = []
     monkeypatch.setattr(fast_paths, "reuse_freed_memory", lambda: calls.append(1))
     from vreid.config import get_cfg
-    from torch import nn
 
     for device, switch, expected in [("cpu", True, 1), ("cpu", False, 0), ("cuda", True, 0)]:
         cfg = get_cfg()
         cfg.MODEL.DEVICE, cfg.CPU_REUSE_MEMORY = device, switch
         calls.clear()
-        fast_paths.apply_fast_paths(cfg, nn.Linear(2, 2))
+        fast_paths.configure_process(cfg)
         assert len(calls) == expected, (device, switch)
 
 
@@ -62,8 +61,10 @@ from fastreid.utils.events import EventStorage
 from vreid.benchmark import synthetic_batch
 from vreid.config import load_config
 from vreid.engine import Trainer
+from vreid.engine.fast_paths import configure_process
 cfg = load_config("configs/synthetic/dndm.yml", ["MODEL.DEVICE", "cpu", "CPU_REUSE_MEMORY", sys.argv[1],
                   "INPUT.SIZE_TRAIN", "[64,64]", "SOLVER.IMS_PER_BATCH", "16", "MODEL.HEADS.NUM_CLASSES", "8"])
+configure_process(cfg)
 torch.manual_seed(0)
 model = Trainer.build_model(cfg).train()
 optimizer, _ = build_optimizer(cfg, model, contiguous=False)

@@ -9,6 +9,7 @@ from vreid.benchmark import synthetic_batch
 from vreid.config import load_config
 from vreid.engine import Trainer
 from vreid.engine.amp import autocast_dtype
+from vreid.engine.fast_paths import configure_process
 
 CONFIGS = os.path.join(os.path.dirname(__file__), "..", "configs", "synthetic")
 
@@ -59,9 +60,16 @@ def test_bfloat16_autocast_stays_close_to_fp32(reference):
 def test_cudnn_benchmark_switch_is_applied():
     previous = torch.backends.cudnn.benchmark
     try:
-        build("bot.yml", "CUDNN_BENCHMARK", True)
+        configure_process(build("bot.yml", "CUDNN_BENCHMARK", True)[1])
         assert torch.backends.cudnn.benchmark is True
-        build("bot.yml", "CUDNN_BENCHMARK", False)
+        configure_process(build("bot.yml", "CUDNN_BENCHMARK", False)[1])
         assert torch.backends.cudnn.benchmark is False
     finally:
         torch.backends.cudnn.benchmark = previous
+
+
+def test_building_a_model_leaves_the_process_settings_alone():
+    """Post-training tools build models too; only the entry point that owns the process switches."""
+    previous = torch.backends.cudnn.benchmark
+    build("bot.yml", "CUDNN_BENCHMARK", not previous)
+    assert torch.backends.cudnn.benchmark is previous

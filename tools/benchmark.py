@@ -34,6 +34,7 @@ from vreid.benchmark import (markdown_table, measure_inference, measure_loader, 
 from vreid.benchmark.evaluation import measure_eval  # noqa: E402
 from vreid.config import load_config  # noqa: E402
 from vreid.engine.defaults import run_cli  # noqa: E402
+from vreid.engine.fast_paths import configure_process  # noqa: E402
 
 MEASURES = ("train", "inference", "cost", "loader")
 
@@ -66,6 +67,7 @@ def _overrides(opts: list[str]) -> list[str]:
 def measure_config(config: str, args: argparse.Namespace) -> dict:
     path, *own = shlex.split(config)  # the entry's own overrides win over the shared --opts
     cfg = load_config(path, _overrides(args.opts) + _overrides(own))
+    configure_process(cfg)  # this worker process is set up as training sets its process up
     result: dict = {"name": config}
     if "cost" in args.measure:
         result.update(model_cost(cfg))

@@ -7,14 +7,14 @@
 import dnreid  # noqa: F401  (registers DN datasets, DNDM and its config keys)
 import jifd  # noqa: F401  (registers JIFD datasets, model and config keys)
 from vreid.config import get_cfg
+from vreid.deploy import load_for_eval
 from vreid.engine import Trainer, argument_parser, launch, run_cli, setup
-from vreid.engine.checkpoint import load_for_eval
 
 
 def main(args):
     cfg = setup(args)
     if args.eval_only:
-        model = load_for_eval(cfg, Trainer.build_model)
+        model = load_for_eval(cfg)
         Trainer.test(cfg, model)
         return 0
     trainer = Trainer(cfg)

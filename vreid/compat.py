@@ -54,26 +54,15 @@ def _import_cpp_extension_quietly() -> None:
         logger.setLevel(level)
 
 
-class _DeviceSafeDataLoaderX(torch.utils.data.DataLoader):
+def _data_loader_x(local_rank: int, **kwargs: Any):
     """fast-reid's DataLoaderX creates a CUDA stream in __init__ and crashes on CPU machines.
+    Same call, answered with the toolkit's own loader: batches on ``cuda:local_rank`` when CUDA
+    is present, on the CPU otherwise."""
+    from vreid.data.loader import DeviceLoader
 
-    Same constructor, no background thread: batches are moved to ``cuda:local_rank`` when
-    CUDA is present and left on the CPU otherwise.
-    """
-
-    def __init__(self, local_rank: int, **kwargs: Any):
-        if not torch.cuda.is_available():
-            kwargs["pin_memory"] = False
-        super().__init__(**kwargs)
-        self.local_rank = local_rank
-
-    def __iter__(self):
-        device = torch.device("cuda", self.local_rank) if torch.cuda.is_available() else None
-        for batch in super().__iter__():
-            if device is not None and isinstance(batch, dict):
-                batch = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v
-                         for k, v in batch.items()}
-            yield batch
+    cuda = torch.cuda.is_available()
+    kwargs["pin_memory"] = kwargs.get("pin_memory", False) and cuda
+    return DeviceLoader(torch.utils.data.DataLoader(**kwargs), torch.device("cuda", local_rank) if cuda else "cpu")
 
 
 def _patch_data() -> None:
@@ -84,8 +73,8 @@ def _patch_data() -> None:
     import fastreid.data.samplers.triplet_sampler as triplet_sampler
     import fastreid.data.transforms.build as transforms_build
 
-    data_utils.DataLoaderX = _DeviceSafeDataLoaderX
-    data_build.DataLoaderX = _DeviceSafeDataLoaderX
+    data_utils.DataLoaderX = _data_loader_x
+    data_build.DataLoaderX = _data_loader_x
 
     # build_transforms calls RandomAffine(resample=, fillcolor=), removed in torchvision 0.13.
     class _RandomAffine(tv_transforms.RandomAffine):

@@ -5,16 +5,14 @@ import resource
 import time
 
 from vreid.data import build_train_loader
-from vreid.engine.fast_paths import configure_process
 
 from .memory import peak_rss_mib
 
 
 def measure_loader(cfg, batches: int = 20) -> dict:
     """Images/s after the first batch (worker start-up excluded), and peak RSS of this process
-    and of the largest worker (read once the workers have exited and been joined). The process
-    is set up as training sets it up (heap reuse on CPU), so the workers inherit the same."""
-    configure_process(cfg)
+    and of the largest worker (read once the workers have exited and been joined). The caller
+    sets the process up as training does (``configure_process``), so the workers inherit it."""
     loader = build_train_loader(cfg)
     it = iter(loader)
     first = next(it)

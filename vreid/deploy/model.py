@@ -12,7 +12,7 @@ from torch import nn
 from fastreid.config import CfgNode
 
 from vreid.config import load_config
-from vreid.engine.checkpoint import load_checkpoint_file, load_for_eval
+from vreid.engine.checkpoint import Checkpointer, load_checkpoint_file
 from vreid.engine.trainer import Trainer
 from vreid.errors import UserError
 
@@ -84,9 +84,29 @@ def _check_weights_fit(model: nn.Module, path: str, meta_arch: str) -> None:
                         "trained with (their run folder holds it as config.yaml).")
 
 
+def load_for_eval(cfg: CfgNode) -> nn.Module:
+    """Build the model for MODEL.WEIGHTS and load it; the class count comes from the
+    checkpoint when the config leaves it at 0 (classifier-dependent modules need it)."""
+    path = cfg.MODEL.WEIGHTS
+    if not path:
+        raise UserError("--eval-only needs weights: add MODEL.WEIGHTS path/to/model_final.pth")
+    if not os.path.isfile(path):
+        raise UserError(f"MODEL.WEIGHTS {path} is not a file")
+    state = load_checkpoint_file(path)["model"]
+    cfg = cfg.clone()
+    cfg.defrost()
+    cfg.MODEL.BACKBONE.PRETRAIN = False
+    if cfg.MODEL.HEADS.NUM_CLASSES == 0 and "heads.weight" in state:
+        cfg.MODEL.HEADS.NUM_CLASSES = int(state["heads.weight"].shape[0])
+    cfg.freeze()
+    model = Trainer.build_model(cfg)
+    Checkpointer(model).load(path)
+    return model
+
+
 def load_trained_model(cfg: CfgNode) -> nn.Module:
     """Build MODEL.META_ARCHITECTURE on MODEL.DEVICE, load MODEL.WEIGHTS, switch to eval mode."""
-    model = load_for_eval(cfg, Trainer.build_model)
+    model = load_for_eval(cfg)
     _check_weights_fit(model, cfg.MODEL.WEIGHTS, cfg.MODEL.META_ARCHITECTURE)
     return model.eval()
 

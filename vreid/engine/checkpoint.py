@@ -67,22 +67,3 @@ class Checkpointer(_FastreidCheckpointer):
         path = os.path.join(self.save_dir, "last_checkpoint")
         _atomic_write(path, lambda f: f.write(last_filename_basename.encode()))
 
-
-def load_for_eval(cfg, build_model):
-    """Build the model for MODEL.WEIGHTS and load it; the class count comes from the
-    checkpoint when the config leaves it at 0 (classifier-dependent modules need it)."""
-    path = cfg.MODEL.WEIGHTS
-    if not path:
-        raise UserError("--eval-only needs weights: add MODEL.WEIGHTS path/to/model_final.pth")
-    if not os.path.isfile(path):
-        raise UserError(f"MODEL.WEIGHTS {path} is not a file")
-    state = load_checkpoint_file(path)["model"]
-    cfg = cfg.clone()
-    cfg.defrost()
-    cfg.MODEL.BACKBONE.PRETRAIN = False
-    if cfg.MODEL.HEADS.NUM_CLASSES == 0 and "heads.weight" in state:
-        cfg.MODEL.HEADS.NUM_CLASSES = int(state["heads.weight"].shape[0])
-    cfg.freeze()
-    model = build_model(cfg)
-    Checkpointer(model).load(path)
-    return model

@@ -12,6 +12,7 @@ from fastreid.utils.env import seed_all_rng
 from fastreid.utils.logger import setup_logger
 
 from vreid.config import load_config
+from vreid.engine.fast_paths import configure_process
 from vreid.errors import UserError
 
 LOGGERS = ("vreid", "dnreid", "jifd")  # fast-reid's default_setup configures only its own
@@ -27,10 +28,13 @@ def argument_parser(description: str = "vehicle ReID training") -> argparse.Argu
 
 
 def setup(args: argparse.Namespace):
-    """Config from file and overrides, logging, config.yaml in OUTPUT_DIR, seeding."""
+    """Config from file and overrides, logging, config.yaml in OUTPUT_DIR, seeding, and the
+    process-wide switches (cudnn.benchmark, heap reuse): the training entry points own their
+    process."""
     cfg = load_config(args.config_file, args.opts)
     cfg.freeze()
     default_setup(cfg, args)
+    configure_process(cfg)
     for name in LOGGERS:
         setup_logger(cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name=name, abbrev_name=name)
     if cfg.SEED >= 0:  # default_setup seeds at random; make runs repeatable
