@@ -11,6 +11,7 @@ from fastreid.utils import comm
 
 from vreid.evaluation.chance import chance_metrics
 from vreid.evaluation.rank import chunked_rank_metrics, feature_rank_metrics
+from vreid.errors import UserError
 from vreid.evaluation.rerank import KReciprocalReranker
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,12 @@ class ReidEvaluator(DatasetEvaluator):
 
     @classmethod
     def from_config(cls, cfg, num_query: int) -> "ReidEvaluator":
+        """fast-reid's TEST.AQE (query expansion) and TEST.ROC (ROC curves) are not implemented
+        here; rather than report numbers that silently ignore them, a config that asks fails."""
+        asked = [f"TEST.{k}" for k in ("AQE", "ROC") if cfg.TEST[k].ENABLED]
+        if asked:
+            raise UserError(f"{' and '.join(asked)} are not implemented by the evaluator: set "
+                            f"{' and '.join(k + '.ENABLED False' for k in asked)}")
         r = cfg.TEST.RERANK
         return cls(num_query, metric=cfg.TEST.METRIC, chunk_size=cfg.TEST.CHUNK_SIZE,
                    rerank=(r.K1, r.K2, r.LAMBDA) if r.ENABLED else None)
