@@ -14,6 +14,7 @@ import platform
 import re
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 TOOLKIT = "vehicle-reid-dn"  # this repository's own distribution, installed editable, never locked
@@ -50,8 +51,11 @@ def read_lock(path: Path) -> dict[str, str]:
 
 
 def installed() -> dict[str, str]:
-    """Every distribution this interpreter sees, keyed by canonical name, the toolkit excluded."""
-    found = {canonical(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()}
+    """Every distribution installed in this environment's site-packages, keyed by canonical name,
+    the toolkit excluded. Only site-packages, as `pip freeze` sees it: sys.path may also hold
+    folders of vendored copies (setuptools puts its `_vendor` there once imported)."""
+    site = sorted({sysconfig.get_path("purelib"), sysconfig.get_path("platlib")})
+    found = {canonical(d.metadata["Name"]): d.version for d in importlib.metadata.distributions(path=site)}
     found.pop(TOOLKIT, None)
     return found
 
