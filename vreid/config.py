@@ -20,6 +20,10 @@ def add_vreid_config(cfg: CfgNode) -> None:
     cfg.SEED = 0
     # Warm-up length in epochs; > 0 overrides SOLVER.WARMUP_ITERS once the epoch length is known.
     cfg.SOLVER.WARMUP_EPOCHS = 0
+    # How the warm-up ramps: "iter" (every iteration, fast-reid's) or "epoch" (one rate per
+    # epoch, WARMUP_FACTOR in epoch 0 to 1 in epoch WARMUP_EPOCHS - 1; the DNDM release's).
+    # Either way SOLVER.STEPS are the 0-based epochs at which the rate drops.
+    cfg.SOLVER.WARMUP_UNIT = "iter"
     # Autocast dtype when SOLVER.AMP.ENABLED: "float16" (CUDA, with a GradScaler) or
     # "bfloat16" (CUDA or CPU). float16 on a CPU run falls back to fp32 with a warning.
     cfg.SOLVER.AMP.DTYPE = "float16"

@@ -20,6 +20,7 @@ from vreid.data import build_test_loader, build_train_loader
 from vreid.engine.amp import AMPStepTrainer, autocast_dtype
 from vreid.engine.checkpoint import Checkpointer
 from vreid.engine.fast_paths import apply_fast_paths
+from vreid.engine.lr_schedule import build_lr_scheduler
 from vreid.errors import UserError
 from vreid.evaluation.evaluator import ReidEvaluator
 from vreid.evaluation.table import results_table
@@ -86,8 +87,9 @@ class Trainer(DefaultTrainer):
 
     @staticmethod
     def scale_warmup(cfg, iters_per_epoch: int):
-        """SOLVER.WARMUP_EPOCHS (the papers' unit) becomes fast-reid's WARMUP_ITERS."""
-        if cfg.SOLVER.WARMUP_EPOCHS <= 0:
+        """SOLVER.WARMUP_EPOCHS (the papers' unit) becomes fast-reid's WARMUP_ITERS; with
+        SOLVER.WARMUP_UNIT epoch it always does (0 epochs: no warm-up)."""
+        if cfg.SOLVER.WARMUP_EPOCHS <= 0 and cfg.SOLVER.WARMUP_UNIT != "epoch":
             return cfg
         cfg = cfg.clone()
         cfg.defrost()
@@ -103,6 +105,11 @@ class Trainer(DefaultTrainer):
         params = sum(p.numel() for p in model.parameters())
         logger.info(f"Model {cfg.MODEL.META_ARCHITECTURE}: {params / 1e6:.2f} M parameters on {cfg.MODEL.DEVICE}")
         return model
+
+    @classmethod
+    def build_lr_scheduler(cls, cfg, optimizer, iters_per_epoch: int) -> dict:
+        """SOLVER.STEPS are the epochs at which the rate drops, as written (see lr_schedule)."""
+        return build_lr_scheduler(cfg, optimizer, iters_per_epoch)
 
     @classmethod
     def build_optimizer(cls, cfg, model):
