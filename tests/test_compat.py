@@ -104,3 +104,30 @@ def test_reid_evaluator_never_runs_make(monkeypatch):
 
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("tried to build in site-packages"))
     ReidEvaluator(get_cfg(), num_query=1)
+
+
+def test_stock_reid_evaluator_reranks_on_cpu_with_vreids_reranking():
+    """fast-reid's own ReidEvaluator with TEST.RERANK.ENABLED: no CUDA needed, and its blended
+    distance equals vreid's k-reciprocal re-ranking of the same features (cosine metric)."""
+    from fastreid.evaluation.reid_evaluation import ReidEvaluator
+
+    from vreid.evaluation.rank import evaluate_rank
+    from vreid.evaluation.rerank import k_reciprocal_rerank
+
+    rng = torch.Generator().manual_seed(0)
+    pids = torch.arange(12).repeat(4)
+    feats = torch.nn.functional.one_hot(pids, 12).float() + 0.8 * torch.randn(48, 12, generator=rng)
+    camids = torch.cat([torch.zeros(12, dtype=torch.long), torch.ones(36, dtype=torch.long)])
+    cfg = get_cfg()
+    cfg.defrost()
+    cfg.TEST.RERANK.ENABLED = True
+    evaluator = ReidEvaluator(cfg, num_query=12)
+    evaluator.process({"targets": pids, "camids": camids}, feats)
+    results = evaluator.evaluate()
+
+    q, g = (torch.nn.functional.normalize(x, dim=1) for x in (feats[:12], feats[12:]))
+    jaccard = k_reciprocal_rerank(q, g, 20, 6, lambda_value=0.0)
+    dist = 0.7 * jaccard + 0.3 * (1 - q @ g.T)  # fast-reid blends with its cosine distance
+    cmc, ap, _ = evaluate_rank(dist, pids[:12], pids[12:], camids[:12], camids[12:])
+    assert results["Rank-1"] == pytest.approx(cmc[0] * 100)
+    assert results["mAP"] == pytest.approx(ap.mean() * 100)

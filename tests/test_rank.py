@@ -105,9 +105,24 @@ def test_no_valid_query_raises():
         evaluate_rank(np.random.rand(1, 2), [1], [1, 1], [0], [0, 0])
 
 
-def test_cuhk03_not_supported():
-    with pytest.raises(NotImplementedError):
-        evaluate_rank(np.random.rand(1, 2), [1], [1, 2], [0], [1, 1], use_metric_cuhk03=True)
+def test_fastreid_positional_signature():
+    """fast-reid's callers may pass (distmat, ..., max_rank, use_metric_cuhk03, use_cython)."""
+    case = _random_case(3, 20, 80, 10, 3)
+    expected = evaluate_rank(*case, max_rank=10)
+    for got, want in zip(evaluate_rank(*case, 10, False, False), expected):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_cuhk03_runs_fastreids_single_gallery_shot_protocol():
+    from fastreid.evaluation.rank import eval_cuhk03
+
+    case = _random_case(4, 15, 90, 12, 3)
+    np.random.seed(0)
+    want_cmc, want_map = eval_cuhk03(*case, 10)
+    np.random.seed(0)
+    cmc, mAP = evaluate_rank(*(torch.from_numpy(np.asarray(x)) for x in case), 10, True)
+    np.testing.assert_array_equal(cmc, want_cmc)
+    assert mAP == want_map
 
 
 def test_rank_metrics():

@@ -22,8 +22,9 @@ _applied = False
 
 
 def _import_shims() -> None:
-    # fastreid.evaluation.rank warns at import that its Cython tool is missing; it is unused.
-    warnings.filterwarnings("ignore", message="Cython rank evaluation", category=UserWarning)
+    # fastreid.evaluation.rank and .roc warn at import that their Cython tools are missing;
+    # the rank one is replaced, the roc one is not needed for speed.
+    warnings.filterwarnings("ignore", message="Cython (rank|roc) evaluation", category=UserWarning)
     # fast-reid's to_tensor goes through the deprecated TypedStorage; harmless, and per image.
     warnings.filterwarnings("ignore", message="TypedStorage is deprecated", category=UserWarning)
     # fastreid.data.build imports `torch._six.string_classes` (removed in torch 2.0) and
@@ -148,6 +149,22 @@ def _patch_evaluation() -> None:
     # sys.exit when that fails; the exact vectorised evaluator replaces it.
     reid_evaluation.ReidEvaluator._compile_dependencies = lambda self: None
     fr_rank.evaluate_rank = evaluate_rank
+    # Its TEST.RERANK path asks build_dist for a "jaccard" distance, computed with faiss-gpu
+    # and tensors pinned to CUDA ("Found no NVIDIA driver" on CPU): answer it with vreid's
+    # k-reciprocal re-ranking, on the features' device.
+    reid_evaluation.build_dist = _build_dist_with_device_safe_jaccard(reid_evaluation.build_dist)
+
+
+def _build_dist_with_device_safe_jaccard(build_dist):
+    from vreid.evaluation.rerank import k_reciprocal_rerank
+
+    def dist(feat_1: torch.Tensor, feat_2: torch.Tensor, metric: str = "euclidean", **kwargs):
+        if metric != "jaccard":
+            return build_dist(feat_1, feat_2, metric, **kwargs)
+        # lambda 0: the Jaccard term alone; the caller blends in the original distance itself
+        return k_reciprocal_rerank(feat_1, feat_2, kwargs["k1"], kwargs["k2"], lambda_value=0.0).cpu().numpy()
+
+    return dist
 
 
 def _patch_checkpoint() -> None:

@@ -221,18 +221,21 @@ def evaluate_rank(
     q_camids: Any,
     g_camids: Any,
     max_rank: int = 50,
+    use_metric_cuhk03: bool = False,
+    use_cython: bool = True,
     *,
     chunk_size: int = 256,
     device: Any = None,
-    use_metric_cuhk03: bool = False,
-    **ignored: Any,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Market1501-protocol ranking metrics, same contract as fast-reid's ``evaluate_rank``.
+) -> tuple:
+    """Market1501-protocol ranking metrics, with fast-reid's ``evaluate_rank`` signature.
 
     Args accept numpy arrays or torch tensors. Work runs on ``device`` (default: distmat's
     device if it is a tensor, else CPU), ``chunk_size`` queries at a time so memory stays at
-    a few ``chunk_size x num_gallery`` blocks. Extra fast-reid kwargs (``use_cython``) are
-    ignored. Ties rank in gallery order (stable sort), see the module docstring.
+    a few ``chunk_size x num_gallery`` blocks. ``use_cython`` is accepted and has no effect.
+    ``use_metric_cuhk03=True`` (CUHK03's single-gallery-shot protocol: per query, one gallery
+    image per identity drawn at random, ten draws averaged) runs fast-reid's own numpy
+    ``eval_cuhk03`` unchanged and, like fast-reid, returns ``(cmc, mAP)`` only. Ties rank in gallery order (stable sort), see the module
+    docstring.
 
     Returns:
         cmc: float32, length ``min(max_rank, num_gallery)``, averaged over valid queries.
@@ -240,17 +243,23 @@ def evaluate_rank(
         gallery match left after same-camera removal are skipped).
 
     Raises:
-        NotImplementedError: ``use_metric_cuhk03=True`` (cuhk03 single-shot sampling).
         ValueError: no query is valid.
     """
     if use_metric_cuhk03:
-        raise NotImplementedError(
-            "use_metric_cuhk03=True (cuhk03 single-gallery-shot protocol) is not supported; "
-            "use fastreid.evaluation.rank.evaluate_rank for it"
-        )
+        return _fastreid_cuhk03(distmat, q_pids, g_pids, q_camids, g_camids, max_rank)
     stats, num_g = _all_stats(distmat, q_pids, g_pids, q_camids, g_camids, chunk_size, device)
     first_pos, ap, inp = _valid_only(stats)
     return _cmc(first_pos, min(max_rank, num_g)), ap.cpu().numpy(), inp.cpu().numpy()
+
+
+def _fastreid_cuhk03(distmat: Any, q_pids: Any, g_pids: Any, q_camids: Any, g_camids: Any,
+                     max_rank: int) -> tuple[np.ndarray, float]:
+    """fast-reid's numpy CUHK03 evaluation as it is; like fast-reid's, it returns (cmc, mAP)."""
+    from fastreid.evaluation.rank import eval_cuhk03
+
+    arrays = [x.cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
+              for x in (distmat, q_pids, g_pids, q_camids, g_camids)]
+    return eval_cuhk03(*arrays, max_rank)
 
 
 def rank_metrics(
