@@ -58,6 +58,7 @@ def test_resume_continues_at_the_right_iteration_and_lr(data_root, tmp_path, sma
     resumed = trainer("killed", 3)
     resumed.resume_or_load(resume=True)
     assert resumed.start_epoch == 2
+    assert resumed.best_metric == first.best_metric > 0  # model_best keeps competing with it
     assert resumed.optimizer.param_groups[0]["lr"] == first.optimizer.param_groups[0]["lr"]
     resumed.train()
     assert resumed.iter == uninterrupted.iter == 3 * resumed.iters_per_epoch

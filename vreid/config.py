@@ -27,6 +27,12 @@ def add_vreid_config(cfg: CfgNode) -> None:
     # Autocast dtype when SOLVER.AMP.ENABLED: "float16" (CUDA, with a GradScaler) or
     # "bfloat16" (CUDA or CPU). float16 on a CPU run falls back to fp32 with a warning.
     cfg.SOLVER.AMP.DTYPE = "float16"
+    # model_best.pth: the evaluation with the highest TEST.BEST_METRIC ("Rank-1", "Rank-5",
+    # "Rank-10", "Rank-20", "mAP", "mINP", or "metric" = (mAP + Rank-1) / 2, fast-reid's) on
+    # TEST.BEST_PROTOCOL (a DATASETS.TESTS entry; "" is the first). Evaluation runs after epochs
+    # TEST.EVAL_PERIOD, 2 x TEST.EVAL_PERIOD, ... (0-based, as SOLVER.STEPS) and after the last.
+    cfg.TEST.BEST_METRIC = "metric"
+    cfg.TEST.BEST_PROTOCOL = ""
     # Queries ranked at once by the evaluator; bounds its memory to CHUNK x gallery.
     cfg.TEST.CHUNK_SIZE = 256
     # DDP: set True when some parameters get no gradient in a step (e.g. an ablation).

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections import OrderedDict
 
@@ -20,6 +21,7 @@ from vreid.data import build_test_loader, build_train_loader
 from vreid.engine.amp import AMPStepTrainer, autocast_dtype
 from vreid.engine.checkpoint import Checkpointer
 from vreid.engine.fast_paths import apply_fast_paths
+from vreid.engine.hooks import replace_fastreid_hooks
 from vreid.engine.lr_schedule import build_lr_scheduler
 from vreid.errors import UserError
 from vreid.evaluation.evaluator import ReidEvaluator
@@ -39,12 +41,15 @@ def resolve_device(cfg) -> torch.device:
 
 
 class Trainer(DefaultTrainer):
-    """Reuses DefaultTrainer's hooks, scheduler, resume and test loop.
+    """DefaultTrainer with vreid.engine.hooks' evaluation and checkpoint hooks (epochs as the
+    config names them, model_best by TEST.BEST_METRIC), and the best so far kept on resume.
 
     ``__init__`` is rewritten because fast-reid's hard-codes CUDA: DDP with
     ``device_ids=[local_rank]``, an AMP trainer that asserts CUDA, and an epoch of
     ``len(dataset) // batch`` iterations (0 for small sets; wrong for paired sampling).
     """
+
+    best_metric = -math.inf  # TEST.BEST_METRIC of model_best.pth; restored on resume
 
     def __init__(self, cfg):
         TrainerBase.__init__(self)
@@ -84,6 +89,16 @@ class Trainer(DefaultTrainer):
         self.delay_epochs = cfg.SOLVER.DELAY_EPOCHS
         self.cfg = cfg
         self.register_hooks(self.build_hooks())
+
+    def build_hooks(self) -> list:
+        return replace_fastreid_hooks(self, super().build_hooks())
+
+    def resume_or_load(self, resume: bool = True) -> None:
+        """fast-reid's, plus the best selection number so far, so model_best stays the best."""
+        checkpoint = self.checkpointer.resume_or_load(self.cfg.MODEL.WEIGHTS, resume=resume)
+        if resume and self.checkpointer.has_checkpoint():
+            self.start_epoch = checkpoint.get("epoch", -1) + 1
+            self.best_metric = checkpoint.get("best_metric", self.best_metric)
 
     @staticmethod
     def scale_warmup(cfg, iters_per_epoch: int):
