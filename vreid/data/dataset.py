@@ -5,7 +5,7 @@ from typing import Any, Callable, Sequence
 
 from torch.utils.data import Dataset
 
-from fastreid.data.data_utils import read_image
+from vreid.data.image_io import read_rgb
 
 Record = tuple  # (img_path, pid, camid) or (img_path, pid, camid, {"domains": 1, ...})
 
@@ -42,7 +42,7 @@ class ReIDDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         record = self.img_items[index]
         path, pid, camid = record[:3]
-        img = read_image(path)
+        img = read_rgb(path)
         if self.transform is not None:
             img = self.transform(img)
         if self.relabel:

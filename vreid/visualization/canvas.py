@@ -8,7 +8,7 @@ from typing import Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
-from vreid.errors import UserError
+from vreid.data.image_io import read_rgb
 
 Colour = tuple[int, int, int]
 MATCH: Colour = (0, 170, 0)
@@ -67,11 +67,7 @@ def new_sheet(grid: TileGrid) -> Image.Image:
 
 def open_tile(path: str, tile: tuple[int, int]) -> Image.Image:
     """An image file scaled to the tile."""
-    try:
-        with Image.open(path) as img:
-            return img.convert("RGB").resize(tile, Image.BICUBIC)
-    except OSError as e:
-        raise UserError(f"cannot read image {path}: {e}") from None
+    return read_rgb(path).resize(tile, Image.BICUBIC)
 
 
 def paste_tile(sheet: Image.Image, grid: TileGrid, row: int, col: int, image: Image.Image,

@@ -1,0 +1,63 @@
+"""One image reader for training, evaluation and the tools: any file PIL opens becomes an
+upright 8-bit RGB image, and a file it cannot open is one line naming the path.
+
+Real camera dumps hold every PIL mode: palette and transparent PNGs, CMYK JPEGs from photo
+software, 16-bit grey from industrial cameras, EXIF-rotated phone crops. fast-reid's reader
+keeps the mode it finds (the batch collation then fails on 4-channel or 2-D arrays) and turns
+16-bit grey white by clipping. Truncated, empty or mislabelled files surface only when PIL
+decodes lazily, inside a loader worker, as a traceback that may not name the file.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from vreid.errors import UserError
+
+# Transparent pixels are laid over the ImageNet pixel mean, which normalises to 0: "no signal".
+TRANSPARENT_FILL = (124, 116, 104)
+_WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+
+
+def read_rgb(path: str, origin: str | None = None) -> Image.Image:
+    """``path`` decoded in full, EXIF orientation applied, as RGB.
+
+    Raises:
+        UserError: the file is missing, empty, truncated or not an image; names ``path`` and,
+            when given, ``origin`` (the list ``file:line`` the path came from).
+    """
+    try:
+        with Image.open(path) as image:
+            image.load()  # decode now: a truncated file fails here, not later in a transform
+            return to_rgb(ImageOps.exif_transpose(image))
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as e:
+        where = f" (listed at {origin})" if origin else ""
+        reason = str(e).replace(str(path), "").strip(" :'\"") or type(e).__name__
+        raise UserError(f"cannot read image {path}{where}: {reason}; replace or remove it "
+                        f"(python tools/check_dataset.py lists every bad file at once)") from None
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB from any PIL mode: alpha composited over TRANSPARENT_FILL, 16/32-bit and
+    float grey rescaled to 0-255 instead of clipped, CMYK/YCbCr/LAB/palette converted."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in _WIDE_MODES:
+        return Image.fromarray(_to_uint8(np.asarray(image))).convert("RGB")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, TRANSPARENT_FILL + (255,))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _to_uint8(values: np.ndarray) -> np.ndarray:
+    """Integer images by their type's range (16-bit: >> 8), float images by their own range."""
+    if np.issubdtype(values.dtype, np.floating):
+        low, high = float(values.min()), float(values.max())
+        scaled = (values - low) / (high - low) * 255 if high > low else np.zeros_like(values)
+        return scaled.round().astype(np.uint8)
+    top = 65535 if values.max(initial=0) <= 65535 else np.iinfo(values.dtype).max
+    return (values.astype(np.float64) * (255 / top)).round().astype(np.uint8)
