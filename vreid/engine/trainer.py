@@ -23,6 +23,7 @@ from vreid.engine.checkpoint import Checkpointer
 from vreid.engine.fast_paths import apply_fast_paths
 from vreid.engine.hooks import replace_fastreid_hooks
 from vreid.engine.lr_schedule import build_lr_scheduler
+from vreid.engine.writer import keep_evaluations
 from vreid.errors import UserError
 from vreid.evaluation.evaluator import ReidEvaluator
 from vreid.evaluation.table import results_table
@@ -91,7 +92,7 @@ class Trainer(DefaultTrainer):
         self.register_hooks(self.build_hooks())
 
     def build_hooks(self) -> list:
-        return replace_fastreid_hooks(self, super().build_hooks())
+        return keep_evaluations(replace_fastreid_hooks(self, super().build_hooks()))
 
     def resume_or_load(self, resume: bool = True) -> None:
         """fast-reid's, plus the best selection number so far, so model_best stays the best."""
