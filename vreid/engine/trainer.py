@@ -23,9 +23,11 @@ from vreid.engine.checkpoint import Checkpointer
 from vreid.engine.fast_paths import apply_fast_paths
 from vreid.engine.hooks import replace_fastreid_hooks
 from vreid.engine.lr_schedule import build_lr_scheduler
+from vreid.engine.weight_decay import skip_weight_decay
 from vreid.engine.writer import keep_evaluations
 from vreid.errors import UserError
 from vreid.evaluation.evaluator import ReidEvaluator
+from vreid.evaluation.extra import run_extra_evaluations
 from vreid.evaluation.table import results_table
 from vreid.modeling.pretrained import check_pretrained
 
@@ -131,7 +133,9 @@ class Trainer(DefaultTrainer):
     def build_optimizer(cls, cfg, model):
         # ContiguousParams re-points parameters into one buffer; torch's foreach optimizers
         # already fuse the update, and the plain layout stays valid under DDP and .to().
-        return build_optimizer(cfg, model, contiguous=False)
+        optimizer, params = build_optimizer(cfg, model, contiguous=False)
+        skip_weight_decay(optimizer, model)
+        return optimizer, params
 
     @classmethod
     def build_train_loader(cls, cfg):
@@ -155,4 +159,5 @@ class Trainer(DefaultTrainer):
             results[name] = inference_on_dataset(model, data_loader, evaluator, flip_test=cfg.TEST.FLIP.ENABLED)
         if comm.is_main_process():
             logger.info("Evaluation results:\n" + results_table(results))
+        run_extra_evaluations(cfg, model)  # logged by the evaluations, kept by the event storage
         return results if len(results) > 1 else next(iter(results.values()))

@@ -1,5 +1,6 @@
 """Training curves from a run's metrics.json, fast-reid's JSONWriter output (one JSON object per
-line, each with its "iteration"): losses, learning rate, and the evaluations' rank-1 and mAP."""
+line, each with its "iteration"): losses, learning rate, the evaluations' rank-1 and mAP, and
+JIFD's disentanglement probe."""
 from __future__ import annotations
 
 import json
@@ -52,8 +53,19 @@ def _chance_key(key: str) -> str:
     return f"{head}/chance_{metric}" if head else f"chance_{metric}"
 
 
+def _is_probe_accuracy(key: str) -> bool:
+    """A disentanglement probe's accuracy (JIFD); its chance level is drawn with it."""
+    return key.startswith("probe/") and key.endswith("_acc") and not key.startswith("probe/chance_")
+
+
+def _is_probe_statistic(key: str) -> bool:
+    return key.startswith("probe/") and not key.endswith("_acc")
+
+
 PANELS: list[tuple[str, Callable[[str], bool]]] = [
-    ("losses", _is_loss), ("learning rate", lambda k: k == "lr"), ("evaluation (%)", _is_eval)]
+    ("losses", _is_loss), ("learning rate", lambda k: k == "lr"), ("evaluation (%)", _is_eval),
+    ("probe accuracy (%)", _is_probe_accuracy), ("probe norms and G", _is_probe_statistic)]
+LOG_SCALE_PANELS = ("learning rate", "probe norms and G")  # positive values over decades
 
 
 def plot_curves(series: Series, path: str, title: str = "") -> list[str]:
@@ -62,7 +74,7 @@ def plot_curves(series: Series, path: str, title: str = "") -> list[str]:
     panels = [(name, sorted(k for k in series if keep(k))) for name, keep in PANELS]
     panels = [(name, keys) for name, keys in panels if keys]
     if not panels:
-        raise UserError(f"{title or 'the metrics'} hold no losses, lr, Rank-1 or mAP to plot")
+        raise UserError(f"{title or 'the metrics'} hold no losses, lr, Rank-1, mAP or probe metrics to plot")
     fig = Figure(figsize=(5 * len(panels), 3.6), layout="constrained")
     for ax, (name, keys) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
         for key in keys:
@@ -71,7 +83,7 @@ def plot_curves(series: Series, path: str, title: str = "") -> list[str]:
             if _chance_key(key) in series:
                 cx, cy = zip(*series[_chance_key(key)])
                 ax.plot(cx, cy, linestyle="--", color=line.get_color(), label=f"{key} (chance)")
-        if name == "learning rate" and min(v for _, v in series["lr"]) > 0:
+        if name in LOG_SCALE_PANELS and min(v for k in keys for _, v in series[k]) > 0:
             ax.set_yscale("log")
         ax.set_title(name)
         ax.set_xlabel("iteration")
