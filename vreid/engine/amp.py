@@ -6,7 +6,7 @@ import time
 
 import torch
 
-from fastreid.engine.train_loop import SimpleTrainer
+from vreid.engine.finite import FiniteStepTrainer
 
 logger = logging.getLogger(__name__)
 
@@ -23,9 +23,9 @@ def autocast_dtype(device: torch.device, requested: str) -> torch.dtype | None:
     return dtype
 
 
-class AMPStepTrainer(SimpleTrainer):
-    """SimpleTrainer's step under autocast; a GradScaler only for float16, where gradients
-    can underflow."""
+class AMPStepTrainer(FiniteStepTrainer):
+    """FiniteStepTrainer's step under autocast; a GradScaler only for float16, where gradients
+    can underflow (a step the scaler skips for inf gradients leaves the model finite)."""
 
     def __init__(self, model, data_loader, optimizer, param_wrapper, device: torch.device, dtype: torch.dtype):
         super().__init__(model, data_loader, optimizer, param_wrapper)
@@ -46,3 +46,4 @@ class AMPStepTrainer(SimpleTrainer):
         self._write_metrics(loss_dict, data_time)
         self.grad_scaler.step(self.optimizer)
         self.grad_scaler.update()
+        self.check_model()

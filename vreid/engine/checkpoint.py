@@ -10,6 +10,7 @@ import torch
 
 from fastreid.utils.checkpoint import Checkpointer as _FastreidCheckpointer
 
+from vreid.engine.finite import ADVICE, NonFiniteError, nonfinite_names
 from vreid.errors import UserError
 
 
@@ -58,6 +59,10 @@ class Checkpointer(_FastreidCheckpointer):
         data.update(kwargs)
         basename = f"{name}.pth"
         path = os.path.join(self.save_dir, basename)
+        bad = nonfinite_names(data["model"])
+        if bad:  # never written, so last_checkpoint keeps naming the previous, finite one
+            raise NonFiniteError(f"not saving {path}: {len(bad)} model tensors are NaN/inf "
+                                 f"({', '.join(bad[:3])}); {ADVICE}")
         self.logger.info(f"Saving checkpoint to {path}")
         os.makedirs(self.save_dir, exist_ok=True)
         _atomic_write(path, lambda f: torch.save(data, f))

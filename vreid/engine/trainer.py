@@ -10,7 +10,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from fastreid.engine import DefaultTrainer
-from fastreid.engine.train_loop import SimpleTrainer, TrainerBase
+from fastreid.engine.train_loop import TrainerBase
 from fastreid.evaluation import inference_on_dataset
 from fastreid.modeling.meta_arch import build_model
 from fastreid.solver import build_optimizer
@@ -21,6 +21,7 @@ from vreid.data import build_test_loader, build_train_loader
 from vreid.engine.amp import AMPStepTrainer, autocast_dtype
 from vreid.engine.checkpoint import Checkpointer
 from vreid.engine.fast_paths import apply_fast_paths
+from vreid.engine.finite import FiniteStepTrainer
 from vreid.engine.hooks import replace_fastreid_hooks
 from vreid.engine.lr_schedule import build_lr_scheduler
 from vreid.engine.weight_decay import skip_weight_decay
@@ -75,7 +76,7 @@ class Trainer(DefaultTrainer):
 
         dtype = autocast_dtype(device, cfg.SOLVER.AMP.DTYPE) if cfg.SOLVER.AMP.ENABLED else None
         if dtype is None:
-            self._trainer = SimpleTrainer(model, data_loader, optimizer, param_wrapper)
+            self._trainer = FiniteStepTrainer(model, data_loader, optimizer, param_wrapper)
         else:
             self._trainer = AMPStepTrainer(model, data_loader, optimizer, param_wrapper, device, dtype)
 

@@ -71,6 +71,10 @@ class ReidEvaluator(DatasetEvaluator):
         if collected is None:
             return {}
         feats, pids, camids = collected
+        bad = int((~feats.isfinite().all(dim=1)).sum())
+        if bad:
+            raise UserError(f"{bad} of {len(feats)} test features hold NaN/inf, so any metric would be "
+                            f"meaningless: the model's weights (MODEL.WEIGHTS) or its training diverged")
         q, g = slice(0, self._num_query), slice(self._num_query, None)
         if self._rerank is None:  # distances made and ranked a chunk of queries at a time
             m = feature_rank_metrics(feats[q], feats[g], pids[q], pids[g], camids[q], camids[g],

@@ -25,8 +25,11 @@ from fastreid.utils.events import get_event_storage
 from vreid.errors import UserError
 from vreid.modeling.reid_losses import ReidLossSettings, in_trainer, reid_losses
 
+from jifd.probe import DisentanglementProbe
+
 from .disentangler import Disentangler
 from .feature_objectives import FeatureObjectives, build_feature_objectives
+from .grad_reverse import scale_gradient
 from .image_vae import ImageVAE, vae_losses
 
 __all__ = ["JIFD", "domain_labels"]
@@ -41,6 +44,8 @@ class VAELossSettings:
     rec_warmup_factor: float  # lambda_rec's multiplier while iteration < warmup_iters
     warmup_iters: int  # SOLVER.WARMUP_ITERS
     kl_weight: float  # MODEL.JIFD.VAE.KL_WEIGHT, lambda_kl
+    rec_stages: tuple[tuple[int, float], ...] = ()  # MODEL.JIFD.VAE.REC_STAGES: (end epoch, factor)
+    reid_grad_scale: float = 1.0  # MODEL.JIFD.VAE.REID_GRAD_SCALE
 
 
 def domain_labels(cfg) -> tuple[str, int]:
@@ -61,6 +66,20 @@ def domain_labels(cfg) -> tuple[str, int]:
         raise UserError(f"MODEL.JIFD.DOMAIN needs at least 2 domains, got {num} ({key}); train on several "
                         "DATASETS.NAMES, use LABEL camids, or set MODEL.JIFD.DOMAIN.ENABLED False")
     return key, num
+
+
+def rec_stages(cfg) -> tuple[tuple[int, float], ...]:
+    """MODEL.JIFD.VAE.REC_STAGES as (end epoch, factor) pairs, checked."""
+    stages = cfg.MODEL.JIFD.VAE.REC_STAGES
+    try:
+        pairs = tuple((int(end), float(factor)) for end, factor in stages)
+    except (TypeError, ValueError):
+        raise UserError(f"MODEL.JIFD.VAE.REC_STAGES must be [[end_epoch, factor], ...], got {stages!r}") from None
+    ends = [end for end, _ in pairs]
+    if any(b <= a for a, b in zip([0, *ends], ends)) or any(f <= 0 for _, f in pairs):
+        raise UserError(f"MODEL.JIFD.VAE.REC_STAGES needs increasing positive end epochs and positive factors, "
+                        f"got {stages!r}")
+    return pairs
 
 
 def _check_config(cfg, backbone: nn.Module) -> None:
@@ -120,7 +139,8 @@ class JIFD(nn.Module):
         head_cfg = cfg.clone()
         head_cfg.defrost()
         head_cfg.MODEL.HEADS.POOL_LAYER = "Identity"  # the head receives f_di, already pooled
-        domain_key, num_domains = domain_labels(cfg) if j.DOMAIN.ENABLED else (None, 0)
+        needs_domains = j.DOMAIN.ENABLED or (j.DS.ENABLED and j.DS.DOMAIN_WEIGHT > 0)
+        domain_key, num_domains = domain_labels(cfg) if needs_domains else (None, 0)
         return {
             "backbone": backbone,
             "pool": getattr(pooling, cfg.MODEL.HEADS.POOL_LAYER)(),
@@ -134,7 +154,7 @@ class JIFD(nn.Module):
             "pixel_std": cfg.MODEL.PIXEL_STD,
             "reid_loss": ReidLossSettings.from_config(cfg, "JIFD"),
             "vae_loss": VAELossSettings(j.VAE.REC_WEIGHT, j.VAE.REC_WARMUP_FACTOR, cfg.SOLVER.WARMUP_ITERS,
-                                        j.VAE.KL_WEIGHT),
+                                        j.VAE.KL_WEIGHT, rec_stages(cfg), j.VAE.REID_GRAD_SCALE),
         }
 
     @property
@@ -157,7 +177,7 @@ class JIFD(nn.Module):
         x_r = x
         if self.vae is not None:
             recon, mu, logvar = self.vae(x)
-            x_r = x - recon
+            x_r = x - scale_gradient(recon, self.vae_loss.reid_grad_scale)
             losses.update(self.image_losses(recon, x, mu, logvar))
         if self.reid_input == "both":
             x_r = torch.cat([x, x_r])
@@ -173,6 +193,27 @@ class JIFD(nn.Module):
         """(f, f_di): the pooled backbone feature and its domain-invariant part."""
         f = self.pool(self.backbone(x_r))[..., 0, 0]
         return f, (self.di(f) if self.di is not None else f)
+
+    @classmethod
+    def extra_evaluations(cls, cfg) -> list[DisentanglementProbe]:
+        """What the trainer runs beside ranking, with the test sets: the disentanglement probe
+        when MODEL.JIFD.PROBE.ENABLED."""
+        return [DisentanglementProbe(cfg)] if cfg.MODEL.JIFD.PROBE.ENABLED else []
+
+    @torch.no_grad()
+    def probe_features(self, batched_inputs: dict | Tensor) -> dict[str, Tensor]:
+        """For the probe, in eval mode: every branch (f, f_di, and f_ds, f_ci where on) and,
+        with G, each image's MSE(G(x), x) and ||x - G(x)|| / ||x||."""
+        x = self.preprocess_image(batched_inputs)
+        out = {}
+        if self.vae is not None:
+            recon = self.vae(x)[0]
+            out["vae_rec_mse"] = (recon - x).pow(2).flatten(1).mean(1)
+            out["vae_residual_ratio"] = (x - recon).flatten(1).norm(dim=1) / x.flatten(1).norm(dim=1)
+            x = x - recon
+        out["f"], out["f_di"] = self.features(x)
+        out.update(self.objectives.branches(out["f"]))
+        return out
 
     def embed(self, x: Tensor) -> Tensor:
         """The test path: G (latent mean), backbone, D_di, BNNeck, L2 normalisation."""
@@ -190,10 +231,15 @@ class JIFD(nn.Module):
         return batched_inputs[self.domain_key].to(self.device, torch.long)
 
     def _rec_factor(self) -> float:
-        """lambda_rec's warm-up multiplier at the trainer's current iteration (1 outside a trainer)."""
+        """lambda_rec's multiplier at the trainer's current epoch (REC_STAGES) or iteration (the
+        warm-up factor); 1 outside a trainer."""
         if not in_trainer():
             return 1.0
-        return self.vae_loss.rec_warmup_factor if get_event_storage().iter < self.vae_loss.warmup_iters else 1.0
+        storage, settings = get_event_storage(), self.vae_loss
+        if settings.rec_stages:
+            epoch = getattr(storage, "epoch", 0)  # set by the trainer before each epoch
+            return next((factor for end, factor in settings.rec_stages if epoch < end), 1.0)
+        return settings.rec_warmup_factor if storage.iter < settings.warmup_iters else 1.0
 
     def image_losses(self, recon: Tensor, x: Tensor, mu: Tensor, logvar: Tensor) -> dict[str, Tensor]:
         mse, kl = vae_losses(recon, x, mu, logvar)
