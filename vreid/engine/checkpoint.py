@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
+import zipfile
+from glob import escape as glob_escape, glob
 from typing import Any
 
 import torch
@@ -16,19 +18,46 @@ from vreid.errors import UserError
 
 def load_checkpoint_file(path: str) -> dict:
     """Load a checkpoint with ``weights_only=True``: tensors and plain data, never code."""
+    if not os.path.isfile(path):
+        raise UserError(f"checkpoint {path} does not exist: check MODEL.WEIGHTS or the path given")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
+        if "Weights only load failed" not in str(e):
+            raise UserError(_unreadable(path, e)) from None
         raise UserError(
             f"refusing to load {path}: it holds pickled objects other than tensors and plain "
             f"data, which could run code ({str(e).splitlines()[0]}). Re-save its state_dict "
             "with torch.save({'model': model.state_dict()}, path) from a trusted session."
         ) from None
+    except (RuntimeError, EOFError, KeyError, ValueError, IndexError, OSError) as e:
+        raise UserError(_unreadable(path, e)) from None
     if not isinstance(data, dict):
         raise UserError(f"{path} is not a checkpoint: expected a dict, got {type(data).__name__}")
     if "model" not in data:
         data = {"model": data}
     return data
+
+
+def _unreadable(path: str, error: BaseException) -> str:
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return (f"cannot load checkpoint {path}: it is empty, truncated or not a PyTorch checkpoint "
+            f"({type(error).__name__}: {reason}); use another file")
+
+
+def _looks_complete(path: str) -> bool:
+    """torch.save writes a zip whose directory comes last: an empty, truncated or text file has
+    none. Cheap enough to try every checkpoint of a folder on --resume."""
+    return os.path.isfile(path) and zipfile.is_zipfile(path)
+
+
+def _file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+FILE_MODE = _file_mode()  # what open() gives the logs and config.yaml beside the checkpoints
 
 
 def _atomic_write(path: str, write) -> None:
@@ -41,6 +70,7 @@ def _atomic_write(path: str, write) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, FILE_MODE)  # mkstemp makes it 0600
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -49,7 +79,30 @@ def _atomic_write(path: str, write) -> None:
 
 
 class Checkpointer(_FastreidCheckpointer):
-    """fast-reid's Checkpointer with atomic saves (loads are weights-only through vreid.compat)."""
+    """fast-reid's Checkpointer with atomic saves (loads are weights-only through vreid.compat),
+    and a --resume that survives a last_checkpoint naming a missing or truncated file."""
+
+    def __init__(self, model, save_dir: str = "", **kwargs: Any) -> None:
+        super().__init__(model, save_dir, **kwargs)
+        if self.save_dir and self.save_to_disk:  # temp files of saves a kill interrupted
+            for orphan in glob(os.path.join(glob_escape(self.save_dir), "*.tmp")):
+                if os.path.basename(orphan).startswith(("model_", "last_checkpoint.")):
+                    os.remove(orphan)
+
+    def get_checkpoint_file(self) -> str:
+        """The file last_checkpoint names, or else the newest complete ``model_*.pth``."""
+        named = super().get_checkpoint_file()
+        if _looks_complete(named):
+            return named
+        candidates = [f for f in self.get_all_checkpoint_files()
+                      if os.path.basename(f).startswith("model_") and f != named and not f.endswith("model_best.pth")]
+        for candidate in sorted(candidates, key=os.path.getmtime, reverse=True):
+            if _looks_complete(candidate):
+                self.logger.warning(f"last_checkpoint names {named}, which is missing or incomplete; "
+                                    f"resuming from {candidate}, the newest complete checkpoint")
+                return candidate
+        raise UserError(f"--resume: last_checkpoint names {named}, which is missing or incomplete, and no "
+                        f"other model_*.pth in {self.save_dir} is complete; start without --resume")
 
     def save(self, name: str, **kwargs: Any) -> None:
         if not self.save_dir or not self.save_to_disk:
