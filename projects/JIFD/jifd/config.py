@@ -21,6 +21,13 @@ def add_jifd_config(cfg: CN) -> None:
     j.VAE.REC_WEIGHT = 1.0  # lambda_rec
     j.VAE.REC_WARMUP_FACTOR = 10.0  # lambda_rec is multiplied by this during SOLVER warm-up
     j.VAE.KL_WEIGHT = 0.2  # lambda_kl, on the mean KL per latent element
+    # lambda_rec's multiplier by epoch range: [[end_epoch, factor], ...] with increasing ends,
+    # factor for the epochs before end_epoch (0-based), 1 after the last; e.g. CD-VAE's thirds
+    # for 120 epochs [[40, 10.0], [80, 5.0]]. Empty: REC_WARMUP_FACTOR during the warm-up.
+    j.VAE.REC_STAGES = []
+    # Scale of the gradient that the ReID and feature-level losses send into G through
+    # x - G(x) (CD-VAE weights its classifier's loss 0.2 against the reconstruction).
+    j.VAE.REID_GRAD_SCALE = 1.0
     # What the ReID network sees in training: "residual" (x - G(x)) or "both" (x and x - G(x)
     # concatenated along the batch). The test path always uses the residual.
     j.VAE.REID_INPUT = "residual"
@@ -30,9 +37,16 @@ def add_jifd_config(cfg: CN) -> None:
     j.DI = CN({"ENABLED": True})  # domain-invariant branch: the test embedding; off = f itself
     j.DS = CN({"ENABLED": True})  # domain-specific branch with its own identity classifier
     j.DS.CLS_WEIGHT = 1.0
+    # Weight of a plain (not reversed) domain classifier on f_ds, so f_ds holds the domain; 0: off.
+    j.DS.DOMAIN_WEIGHT = 0.0
     j.CI = CN({"ENABLED": True})  # class-irrelevant branch
     j.CI.CLS_WEIGHT = 1.0  # its classifier learns identities from the detached f_ci
     j.CI.CONFUSION_WEIGHT = 1.0  # D_ci and the backbone push that classifier to uniform
+    # The remedy for an f_ci that meets class confusion by shrinking or by hiding identity from
+    # its classifier (feature_objectives.identity_share_loss): D_ci's output BN without scale
+    # and shift, and the weight of the share of f_ci's batch variance explained by identity.
+    j.CI.OUTPUT_AFFINE = True
+    j.CI.IDENTITY_SHARE_WEIGHT = 0.0
 
     # Domain discriminator on f_di behind gradient reversal.
     j.DOMAIN = CN({"ENABLED": True})
@@ -60,3 +74,16 @@ def add_jifd_config(cfg: CN) -> None:
     j.RING = CN({"ENABLED": True})
     j.RING.WEIGHT = 0.01
     j.RING.RADIUS = 0.0  # initial radius; <= 0: the first training batch's mean norm
+    # "radius": 0.5 (||f|| - R)^2 with the learned R (never weight-decayed); "variance": DAL's
+    # variance of the batch's norms around their mean.
+    j.RING.FORM = "radius"
+
+    # Disentanglement probe (jifd/probe.py), run with the test sets: fresh linear classifiers on
+    # the frozen branches of the training sources' images, fitted on part and scored on the rest.
+    j.PROBE = CN({"ENABLED": False})
+    j.PROBE.HELD_OUT = 0.5  # share of each identity's images that the probes are scored on
+    j.PROBE.MAX_IDENTITIES = 0  # > 0: probe a seeded subset of the training identities
+    j.PROBE.SEED = 0  # the held-out split and the identity subset
+    j.PROBE.STEPS = 300  # full-batch Adam steps per probe
+    j.PROBE.LR = 0.01
+    j.PROBE.WEIGHT_DECAY = 1e-4  # L2 penalty on the probe's weight

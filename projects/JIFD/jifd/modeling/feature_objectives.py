@@ -22,7 +22,7 @@ from .grad_reverse import grad_reverse
 from .mine import MINE
 from .ring import RingLoss
 
-__all__ = ["FeatureObjectives", "class_confusion_loss", "build_feature_objectives"]
+__all__ = ["FeatureObjectives", "class_confusion_loss", "identity_share_loss", "build_feature_objectives"]
 
 
 def class_confusion_loss(features: Tensor, classifier_weight: Tensor) -> Tensor:
@@ -30,6 +30,36 @@ def class_confusion_loss(features: Tensor, classifier_weight: Tensor) -> Tensor:
     is detached: only the features (D_ci and the backbone) learn to confuse it."""
     log_probs = F.log_softmax(F.linear(features, classifier_weight.detach()).float(), dim=1)
     return -log_probs.mean(dim=1).mean()
+
+
+def identity_share_loss(features: Tensor, targets: Tensor) -> Tensor:
+    """The share of the batch's feature variance that the identity means explain,
+    tr(S_between) / tr(S_total), in [0, 1]: the class-irrelevant branch's remedy.
+
+    Why: class confusion against one learned classifier can be met without losing identity.
+    f_ci = 0 minimises it exactly, and short of that f_ci can keep identity in directions that
+    classifier does not (yet) weigh; a fresh probe then reads identity at 100 % while the
+    confusion loss sits at log C. What a linear probe exploits is a difference between the
+    identity-conditional means of the feature: a classifier's expected score for class c on
+    identity y is w_c . mu_y + b_c, the same for every y when the means agree. This loss measures
+    exactly those differences, with the means of the batch itself, so it is a probe refitted at
+    every step and there is no direction it does not look in. It is a ratio, so shrinking f_ci
+    does not lower it; inflating the within-identity variance of a few dimensions would, which
+    the non-affine output normalisation of D_ci (MODEL.JIFD.CI.OUTPUT_AFFINE False) rules out:
+    every dimension has unit variance on each batch, so the norm cannot collapse either. A
+    whitened (Fisher) ratio would also catch identity hidden under correlated noise, but a batch
+    of 32-64 cannot estimate a 512-2048-dimensional covariance.
+
+    With no identity information the share is (P - 1) / (N - 1) in expectation for P identities
+    in a batch of N, not 0: the floor of the loss, whose gradient is then noise.
+    """
+    x = features.float()
+    centred = x - x.mean(0)
+    classes, index = targets.unique(return_inverse=True)
+    means = torch.zeros(len(classes), x.shape[1], device=x.device).index_add_(0, index, centred)
+    counts = torch.bincount(index, minlength=len(classes)).to(x.dtype)
+    between = (means.pow(2).sum(1) / counts).sum()
+    return between / centred.pow(2).sum().clamp_min(torch.finfo(x.dtype).tiny)
 
 
 def _classifier(feat_dim: int, num_classes: int) -> nn.Linear:
@@ -45,11 +75,13 @@ class FeatureObjectives(nn.Module):
     def __init__(self, *, ds: Disentangler | None, ds_classifier: nn.Linear | None, ci: Disentangler | None,
                  ci_classifier: nn.Linear | None, domain: DomainDiscriminator | None,
                  mine_ds_ci: MINE | None, mine_di_ci: MINE | None, recon: nn.Linear | None,
-                 ring: RingLoss | None, weights: dict[str, float], ce_epsilon: float, ce_alpha: float) -> None:
+                 ring: RingLoss | None, weights: dict[str, float], ce_epsilon: float, ce_alpha: float,
+                 ds_domain: DomainDiscriminator | None = None) -> None:
         super().__init__()
         self.ds, self.ds_classifier = ds, ds_classifier
         self.ci, self.ci_classifier = ci, ci_classifier
         self.domain = domain
+        self.ds_domain = ds_domain  # plain domain classifier on f_ds (no reversal)
         self.mine_ds_ci, self.mine_di_ci = mine_ds_ci, mine_di_ci
         self.recon = recon
         self.ring = ring
@@ -59,8 +91,8 @@ class FeatureObjectives(nn.Module):
     def forward(self, f: Tensor, f_di: Tensor, targets: Tensor, domains: Tensor | None) -> dict[str, Tensor]:
         w, eps, alpha = self.weights, self.ce_epsilon, self.ce_alpha
         losses = {}
-        f_ds = self.ds(f) if self.ds is not None else None
-        f_ci = self.ci(f) if self.ci is not None else None
+        branches = self.branches(f)
+        f_ds, f_ci = branches.get("f_ds"), branches.get("f_ci")
         if f_ds is not None:
             losses["loss_ds_cls"] = w["ds_cls"] * cross_entropy_loss(
                 self.ds_classifier(f_ds).float(), targets, eps, alpha)
@@ -68,8 +100,12 @@ class FeatureObjectives(nn.Module):
             losses["loss_ci_cls"] = w["ci_cls"] * cross_entropy_loss(
                 self.ci_classifier(f_ci.detach()).float(), targets, eps, alpha)
             losses["loss_ci_confusion"] = w["ci_confusion"] * class_confusion_loss(f_ci, self.ci_classifier.weight)
+            if w["ci_share"] > 0:
+                losses["loss_ci_identity_share"] = w["ci_share"] * identity_share_loss(f_ci, targets)
         if self.domain is not None:
-            losses["loss_domain"] = w["domain"] * self.domain_loss(f_di, domains)
+            losses["loss_domain"] = w["domain"] * self.domain_loss(self.domain, f_di, domains)
+        if self.ds_domain is not None:
+            losses["loss_ds_domain"] = w["ds_domain"] * self.domain_loss(self.ds_domain, f_ds, domains)
         if self.mine_di_ci is not None:
             pairs = [(self.mine_di_ci, f_di)] + ([(self.mine_ds_ci, f_ds)] if f_ds is not None else [])
             info = sum(mine(grad_reverse(a), grad_reverse(f_ci)) for mine, a in pairs)
@@ -83,17 +119,32 @@ class FeatureObjectives(nn.Module):
             losses["loss_ring"] = w["ring"] * self.ring(f)
         return losses
 
-    def domain_loss(self, f_di: Tensor, domains: Tensor | None) -> Tensor:
+    def branches(self, f: Tensor) -> dict[str, Tensor]:
+        """The domain-specific and class-irrelevant features of f, those switched on."""
+        parts = {"f_ds": self.ds, "f_ci": self.ci}
+        return {name: module(f) for name, module in parts.items() if module is not None}
+
+    @staticmethod
+    def domain_loss(classifier: DomainDiscriminator, features: Tensor, domains: Tensor | None) -> Tensor:
         if domains is None:
             raise ValueError("the domain discriminator needs domain labels in the batch")
         # One host sync per step; a label past the discriminator's outputs would otherwise be a
         # device-side assert on CUDA.
-        outside = (domains < 0) | (domains >= self.domain.num_domains)
+        outside = (domains < 0) | (domains >= classifier.num_domains)
         if outside.any():
             raise UserError(f"domain labels {sorted(set(domains[outside].tolist()))} are outside the "
-                            f"discriminator's {self.domain.num_domains} outputs: set MODEL.JIFD.DOMAIN.NUM_DOMAINS "
+                            f"discriminator's {classifier.num_domains} outputs: set MODEL.JIFD.DOMAIN.NUM_DOMAINS "
                             "to the number of training cameras (or sources)")
-        return F.cross_entropy(self.domain(f_di).float(), domains)
+        return F.cross_entropy(classifier(features).float(), domains)
+
+
+def _check_remedies(j) -> None:
+    if j.CI.IDENTITY_SHARE_WEIGHT > 0 and j.CI.OUTPUT_AFFINE:
+        raise UserError("MODEL.JIFD.CI.IDENTITY_SHARE_WEIGHT > 0 needs MODEL.JIFD.CI.OUTPUT_AFFINE False: with a "
+                        "learned output scale, D_ci can lower the share by inflating a few dimensions")
+    if j.DS.DOMAIN_WEIGHT > 0 and not j.DS.ENABLED:
+        raise UserError("MODEL.JIFD.DS.DOMAIN_WEIGHT classifies f_ds: set MODEL.JIFD.DS.ENABLED True or "
+                        "MODEL.JIFD.DS.DOMAIN_WEIGHT 0")
 
 
 def build_feature_objectives(cfg, num_domains: int) -> FeatureObjectives:
@@ -107,20 +158,24 @@ def build_feature_objectives(cfg, num_domains: int) -> FeatureObjectives:
         if j[part].ENABLED and not j.CI.ENABLED:
             raise UserError(f"MODEL.JIFD.{part} works on the class-irrelevant feature: set "
                             f"MODEL.JIFD.CI.ENABLED True or MODEL.JIFD.{part}.ENABLED False")
+    _check_remedies(j)
     ds, ci = j.DS.ENABLED, j.CI.ENABLED
     mine = j.MINE.ENABLED
+    d = j.DOMAIN
     return FeatureObjectives(
         ds=Disentangler(feat_dim, hidden) if ds else None,
         ds_classifier=_classifier(feat_dim, classes) if ds else None,
-        ci=Disentangler(feat_dim, hidden) if ci else None,
+        ci=Disentangler(feat_dim, hidden, output_affine=j.CI.OUTPUT_AFFINE) if ci else None,
         ci_classifier=_classifier(feat_dim, classes) if ci else None,
-        domain=DomainDiscriminator(feat_dim, num_domains, j.DOMAIN.HIDDEN_DIM, j.DOMAIN.NEG_SLOPE,
-                                   j.DOMAIN.GRL_COEFF) if j.DOMAIN.ENABLED else None,
+        domain=DomainDiscriminator(feat_dim, num_domains, d.HIDDEN_DIM, d.NEG_SLOPE, d.GRL_COEFF) if d.ENABLED else None,
+        ds_domain=DomainDiscriminator(feat_dim, num_domains, d.HIDDEN_DIM, d.NEG_SLOPE,
+                                      reverse=False) if ds and j.DS.DOMAIN_WEIGHT > 0 else None,
         mine_ds_ci=MINE(feat_dim, feat_dim, j.MINE.HIDDEN_DIM) if mine and ds else None,
         mine_di_ci=MINE(feat_dim, feat_dim, j.MINE.HIDDEN_DIM) if mine else None,
         recon=nn.Linear(2 * feat_dim, feat_dim) if j.RECON.ENABLED else None,
-        ring=RingLoss(j.RING.RADIUS) if j.RING.ENABLED else None,
-        weights={"ds_cls": j.DS.CLS_WEIGHT, "ci_cls": j.CI.CLS_WEIGHT, "ci_confusion": j.CI.CONFUSION_WEIGHT,
+        ring=RingLoss(j.RING.RADIUS, j.RING.FORM) if j.RING.ENABLED else None,
+        weights={"ds_cls": j.DS.CLS_WEIGHT, "ds_domain": j.DS.DOMAIN_WEIGHT, "ci_cls": j.CI.CLS_WEIGHT,
+                 "ci_confusion": j.CI.CONFUSION_WEIGHT, "ci_share": j.CI.IDENTITY_SHARE_WEIGHT,
                  "domain": j.DOMAIN.WEIGHT, "mine": j.MINE.WEIGHT, "recon": j.RECON.WEIGHT, "ring": j.RING.WEIGHT},
         ce_epsilon=cfg.MODEL.LOSSES.CE.EPSILON,
         ce_alpha=cfg.MODEL.LOSSES.CE.ALPHA,

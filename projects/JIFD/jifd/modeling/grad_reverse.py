@@ -1,9 +1,11 @@
 """Gradient reversal: identity forward, gradient times -coeff backward. It lets an adversary
-and the features it judges be updated in the same optimizer step (spec JIFD.md, section 3)."""
+and the features it judges be updated in the same optimizer step (spec JIFD.md, section 3).
+The same function with a negative coefficient scales a gradient, which balances what G learns
+from the ReID losses against its reconstruction."""
 import torch
 from torch import Tensor, nn
 
-__all__ = ["grad_reverse", "GradientReversal"]
+__all__ = ["grad_reverse", "scale_gradient", "GradientReversal"]
 
 
 class _GradReverse(torch.autograd.Function):
@@ -19,6 +21,12 @@ class _GradReverse(torch.autograd.Function):
 
 def grad_reverse(x: Tensor, coeff: float = 1.0) -> Tensor:
     return _GradReverse.apply(x, coeff)
+
+
+def scale_gradient(x: Tensor, factor: float) -> Tensor:
+    """Identity forward, gradient times ``factor`` backward (a reversal by -factor); x itself
+    when factor is 1."""
+    return x if factor == 1.0 else _GradReverse.apply(x, -factor)
 
 
 class GradientReversal(nn.Module):
