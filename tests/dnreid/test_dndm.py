@@ -184,6 +184,42 @@ def test_config_errors():
         m({"images": torch.rand(2, 3, 64, 64)})
 
 
+@pytest.mark.parametrize("pool, coincide", [("padded", True), ("ceil", False)])
+def test_glare_blob_mask_cell_and_stem_response_coincide(pool, coincide):
+    """The release's stem max-pool puts a glare blob's stem response on the cells of NGS's
+    downsampled mask; fast-reid's unpadded ceil-mode pool puts it half a stem cell off."""
+    model = build("MODEL.DNDM.STEM_POOL", pool).eval()
+    stem = model.stems[1]
+    with torch.no_grad():
+        stem[0].weight.zero_()
+        stem[0].weight[:, 0, 3, 3] = 1.0  # each conv1 output is the red pixel at its window's centre
+        stem[1].running_mean.zero_(), stem[1].running_var.fill_(1 - stem[1].eps)
+        stem[1].weight.fill_(1.0), stem[1].bias.zero_()
+        model.ngs.proj.weight.zero_()
+        model.ngs.proj.weight[0, -1] = 1.0  # attention above 0.5 exactly on mask cells
+        raw = torch.zeros(1, 3, 64, 64)
+        raw[..., 9:12, 13:16] = 255.0  # a 3x3 lamp: survives the opening
+        features = stem(raw)
+        _, attention = model.ngs(features, raw, torch.tensor([1]))
+    response, glare = features.amax(1, keepdim=True) > 0, attention > 0.5
+    assert glare.sum() == 4  # mask cells rows 2-3, columns 3-4
+    assert torch.equal(response, glare) == coincide
+
+
+def test_release_gem_and_switches():
+    x = torch.rand(2, 512, 4, 4, dtype=torch.float64)
+    release = build().heads.pool_layer
+    torch.testing.assert_close(release(x), (x.pow(3).mean((2, 3), keepdim=True) + 1e-12).pow(1 / 3))
+    assert type(build("MODEL.DNDM.GEM", "fastreid").heads.pool_layer).__name__ == "GeneralizedMeanPooling"
+    stem_pools = [m for m in build("MODEL.DNDM.STEM_POOL", "ceil").stems[0] if isinstance(m, torch.nn.MaxPool2d)]
+    assert [(m.padding, m.ceil_mode) for m in stem_pools] == [(0, True)]
+    for key, value in (("MODEL.DNDM.GEM", "exact"), ("MODEL.DNDM.STEM_POOL", "same")):
+        with pytest.raises(UserError, match=key):
+            build(key, value)
+    with pytest.raises(UserError, match="MODEL.DNDM.GEM fastreid"):
+        build("MODEL.HEADS.POOL_LAYER", "GlobalAvgPool")
+
+
 @pytest.mark.parametrize("name, off", [
     ("dndm", set()), ("baseline", {"NGS", "DSE", "CCA"}), ("dndm_no_ngs", {"NGS"}),
     ("dndm_no_dse", {"DSE"}), ("dndm_no_cca", {"CCA"}), ("dndm_one_stem", {"TWO_STEMS"}),

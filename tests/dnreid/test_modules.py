@@ -275,6 +275,15 @@ def test_cca_cheap_response_equals_naive_values_and_gradients():
         torch.testing.assert_close(g, g_naive, atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("channels, std", [(256, 0.036), (2048, 0.013)])
+def test_cca_projection_init_release_and_pytorch(channels, std):
+    torch.manual_seed(0)
+    assert CCA(channels, embed_dim=2048).proj.weight.std().item() == pytest.approx(0.001, rel=0.01)
+    assert CCA(channels, embed_dim=2048, init="pytorch").proj.weight.std().item() == pytest.approx(std, rel=0.03)
+    with pytest.raises(ValueError, match="CCA init"):
+        CCA(channels, init="zeros")
+
+
 def test_cca_test_time_formula():
     torch.manual_seed(4)
     cca = CCA(6, embed_dim=8)

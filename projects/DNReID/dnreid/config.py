@@ -6,6 +6,11 @@ def add_dnreid_config(cfg: CN) -> None:
     cfg.MODEL.DNDM = CN()
     # Separate day and night stems before the shared ResNet body.
     cfg.MODEL.DNDM.TWO_STEMS = True
+    # Stem max-pool: "padded" (3x3/2, padding 1: the release's and torchvision's, whose ImageNet
+    # weights the stem loads) or "ceil" (fast-reid's ResNet: no padding, ceil_mode).
+    cfg.MODEL.DNDM.STEM_POOL = "padded"
+    # GeM: "release" ((mean x^3 + 1e-12)^(1/3)) or "fastreid" ((mean max(x, 1e-6)^3)^(1/3)).
+    cfg.MODEL.DNDM.GEM = "release"
     # Test embedding: "bn" (after BNNeck; the release selects checkpoints by it) or "pool".
     cfg.MODEL.DNDM.TEST_FEAT = "bn"
 
@@ -24,3 +29,5 @@ def add_dnreid_config(cfg: CN) -> None:
     cfg.MODEL.DNDM.CCA = CN({"ENABLED": True})  # cross-domain class awareness
     cfg.MODEL.DNDM.CCA.TEST_SCALE = 0.1
     cfg.MODEL.DNDM.CCA.TRAIN_SCALE = 0.05
+    # Projection P_k init: "release" (N(0, 0.001)) or "pytorch" (nn.Linear's default).
+    cfg.MODEL.DNDM.CCA.INIT = "release"

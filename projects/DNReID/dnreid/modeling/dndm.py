@@ -20,6 +20,7 @@ from vreid.modeling.reid_losses import ReidLossSettings, reid_losses
 from .cca import CCA
 from .dse import DSE
 from .glare import glare_mask
+from .pooling import gem_pool, stem_pool
 from .ngs import NGS, glare_attention_loss
 
 __all__ = ["DNDM"]
@@ -51,6 +52,9 @@ def _split_resnet(cfg) -> tuple[nn.Sequential, list[nn.Module]]:
         raise UserError(f"DNDM needs a ResNet-style backbone with {', '.join(_STEM + _STAGES)}; "
                         f"{cfg.MODEL.BACKBONE.NAME} lacks {', '.join(missing)}")
     stem = nn.Sequential(*(getattr(backbone, n) for n in _STEM))
+    pool = stem_pool(cfg.MODEL.DNDM.STEM_POOL)
+    if pool is not None:
+        stem[-1] = pool
     return stem, [getattr(backbone, n) for n in _STAGES]
 
 
@@ -129,6 +133,9 @@ class DNDM(nn.Module):
         heads = build_heads(cfg)
         if not all(hasattr(heads, n) for n in ("weight", "pool_layer", "bottleneck")):
             raise UserError("DNDM needs MODEL.HEADS.NAME EmbeddingHead (pool_layer, bottleneck, weight)")
+        pool = gem_pool(dn.GEM, cfg.MODEL.HEADS.POOL_LAYER)
+        if pool is not None:
+            heads.pool_layer = pool
         return {
             "stem": stem,
             "stages": stages,
@@ -139,7 +146,7 @@ class DNDM(nn.Module):
             "test_feat": dn.TEST_FEAT,
             "ngs": NGS(_out_channels(stem), dn.NGS.THRESHOLD, dn.NGS.INIT) if dn.NGS.ENABLED else None,
             "dse": DSE(dn.DSE.WEIGHT_X, dn.DSE.WEIGHT_G) if dn.DSE.ENABLED else None,
-            "cca": [CCA(c, feat_dim, dn.CCA.TEST_SCALE, dn.CCA.TRAIN_SCALE) for c in channels]
+            "cca": [CCA(c, feat_dim, dn.CCA.TEST_SCALE, dn.CCA.TRAIN_SCALE, dn.CCA.INIT) for c in channels]
             if dn.CCA.ENABLED else None,
             "num_instances": cfg.DATALOADER.NUM_INSTANCE,
             "reid_loss": ReidLossSettings.from_config(cfg, "DNDM"),
