@@ -16,7 +16,9 @@ class MINE(nn.Module):
         super().__init__()
         self.proj_a = nn.Linear(dim_a, hidden_dim)
         self.proj_b = nn.Linear(dim_b, hidden_dim, bias=False)
-        self.out = nn.Linear(hidden_dim, 1)
+        # No output bias: the bound is unchanged by a constant added to T (its gradient is
+        # mean(1) - softmax-weighted mean(1) = 0), so a bias would only hold round-off.
+        self.out = nn.Linear(hidden_dim, 1, bias=False)
 
     def statistic(self, a: Tensor, b: Tensor) -> Tensor:
         return self.out(F.leaky_relu(self.proj_a(a) + self.proj_b(b))).squeeze(1)
