@@ -16,6 +16,8 @@ setup(
     python_requires=">=3.10",
     packages=packages,
     package_dir={"dnreid": "projects/DNReID/dnreid", "jifd": "projects/JIFD/jifd"},
+    # The projects the core and the tools discover (vreid.projects): one line per project.
+    entry_points={"vreid.projects": ["dnreid = dnreid:PROJECT", "jifd = jifd:PROJECT"]},
     # Lower bounds are the release series that requirements-lock.txt pins and CI tests (older
     # ones may work, untested); upper bounds are fastreid 1.4.0's own ranges. The one deliberate
     # step past them: fastreid pins torch 1.13.1 / torchvision 0.14.1, which have no Python 3.11

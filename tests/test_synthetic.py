@@ -6,8 +6,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vreid.synthetic import LAYOUTS, PRESETS, generate
+from dnreid.synthetic import SIZES as DN_SIZES
+from jifd.synthetic import SIZES as JIFD_SIZES
+from vreid.projects import installed_projects, synthetic_layouts
+from vreid.synthetic import generate, layout_names
 from vreid.synthetic.layouts import identity, plan_layout
+
+LAYOUTS = {layout.name: layout for layout in synthetic_layouts(installed_projects())}
 
 SEED = 3
 VERI_PATTERN = re.compile(r"([\d]+)_c(\d\d\d)")
@@ -55,9 +60,9 @@ def test_same_seed_is_byte_identical_and_other_seed_differs(root, tmp_path):
 
 
 def test_counts_match_preset(root):
-    size = PRESETS["tiny"]
     counts = generate(root, preset="tiny", seed=SEED)
-    dn, veri, opri = size.dn, size.veri, size.opri
+    dn, veri, opri, vehiclex = DN_SIZES["tiny"], JIFD_SIZES["veri"]["tiny"], JIFD_SIZES["opri"]["tiny"], \
+        JIFD_SIZES["vehiclex"]["tiny"]
     assert counts["dn"] == {
         "train_day": dn.train_ids * dn.train_day, "train_night": dn.train_ids * dn.train_night,
         "test_day": dn.test_ids * dn.test_day, "test_night": dn.test_ids * dn.test_night,
@@ -70,7 +75,7 @@ def test_counts_match_preset(root):
         for split, n in expected.items():
             assert len(list((root / "synthetic" / name / f"image_{split}").glob("*.jpg"))) == n
     vx = root / "synthetic/vehiclex/AIC20_ReID_Simulation/image_train"
-    assert counts["vehiclex"] == {"train": size.vehiclex.train_ids * size.vehiclex.train_images}
+    assert counts["vehiclex"] == {"train": vehiclex.train_ids * vehiclex.train_images}
     assert len(list(vx.glob("*.jpg"))) == counts["vehiclex"]["train"]
     assert all(Image.open(p).size == (64, 64) for p in list(vx.glob("*.jpg"))[:5])
 
@@ -87,12 +92,12 @@ def test_dn_lists_are_consistent(root):
         assert set(lists["query"]) <= set(lists["test"])
         assert _ids_of(lists["query"]) == _ids_of(lists["test"])
     train_day, train_night = (_ids_of(_read_list(split / f"train_list_{d}.txt")) for d in ("day", "night"))
-    assert train_day == train_night and len(train_day) == PRESETS["tiny"].dn.train_ids
+    assert train_day == train_night and len(train_day) == DN_SIZES["tiny"].train_ids
 
 
 def test_night_is_darker_and_glares(root):
     dn = root / "synthetic" / "dn"
-    plan = plan_layout("dn", "tiny", SEED)
+    plan = plan_layout(LAYOUTS["dn"], "tiny", SEED)
     day = [s for s in plan.images if not s.night]
     night = [s for s in plan.images if s.night]
     brightness = {name: np.mean([_luma(dn / s.relpath).mean() for s in specs]) for name, specs in
@@ -126,7 +131,7 @@ def test_opri_is_trucks_with_separate_queries(root):
     for name in queries:
         pid, cam = map(int, re.match(r"(\d{5})_c(\d{3})_\d+\.jpg", name).groups())
         assert any(g.startswith(f"{pid:05d}_") and not g.startswith(f"{pid:05d}_c{cam:03d}_") for g in gallery)
-    assert {identity("opri", SEED, s.pid).vtype for s in plan_layout("opri", "tiny", SEED).images} == {"truck"}
+    assert {identity(LAYOUTS["opri"], SEED, s.pid).vtype for s in plan_layout(LAYOUTS["opri"], "tiny", SEED).images} == {"truck"}
 
 
 def test_marker_skips_and_regenerates(tmp_path):
@@ -150,4 +155,4 @@ def test_invalid_choices_raise(tmp_path):
         generate(tmp_path, preset="huge")
     with pytest.raises(ValueError, match="vehiclex"):
         generate(tmp_path, preset="tiny", layouts=["market1501"])
-    assert LAYOUTS == ("dn", "veri", "vehiclex", "opri")
+    assert layout_names() == ("dn", "veri", "vehiclex", "opri")

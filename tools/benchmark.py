@@ -22,19 +22,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
+
+from vreid.benchmark import markdown_table, measure_inference, measure_loader, measure_train_step, model_cost
+from vreid.benchmark.evaluation import measure_eval
+from vreid.config import load_config
+from vreid.engine.defaults import run_cli
+from vreid.engine.fast_paths import configure_process
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-
-import dnreid  # noqa: E402,F401  (registers DNDM)
-import jifd  # noqa: E402,F401  (registers JIFD)
-from vreid.benchmark import (markdown_table, measure_inference, measure_loader,  # noqa: E402
-                             measure_train_step, model_cost)
-from vreid.benchmark.evaluation import measure_eval  # noqa: E402
-from vreid.config import load_config  # noqa: E402
-from vreid.engine.defaults import run_cli  # noqa: E402
-from vreid.engine.fast_paths import configure_process  # noqa: E402
 
 MEASURES = ("train", "inference", "cost", "loader")
 

@@ -12,21 +12,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 import warnings
 from pathlib import Path
 from typing import Any, Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import vreid  # noqa: F401  (fast-reid compat layer; must precede fastreid imports)
+import numpy as np
+import torch
 
-import vreid  # noqa: E402,F401  (fast-reid compat layer; must precede fastreid imports)
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from vreid.benchmark.evaluation import clustered_features  # noqa: E402
-from vreid.evaluation.distance import pairwise_distance  # noqa: E402
-from vreid.evaluation.rank import evaluate_rank  # noqa: E402
+from vreid.benchmark.evaluation import clustered_features
+from vreid.evaluation.distance import pairwise_distance
+from vreid.evaluation.rank import evaluate_rank
 
 
 def parse_args() -> argparse.Namespace:

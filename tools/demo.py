@@ -5,8 +5,6 @@ import time
 
 from tabulate import tabulate
 
-import dnreid  # noqa: F401
-import jifd  # noqa: F401
 from vreid.engine import Trainer, argument_parser, run_cli, setup
 
 

@@ -7,21 +7,21 @@
         MODEL.WEIGHTS output/demo/dndm/model_final.pth
 
 Inputs: "images", float32 [batch, 3, H, W] raw 0-255 RGB at INPUT.SIZE_TEST (the graph normalises
-as training does), and for day-night models "domains", int64 [batch] (0 day, 1 night). Output:
-"features", [batch, dim]. The export traces on the CPU; the file's metadata_props repeat this.
+as training does), and each labelled batch key the model reads, int64 [batch] (for day-night
+models "domains": 0 day, 1 night). Output: "features", [batch, dim]. The export traces on the
+CPU; the file's metadata_props repeat this.
 """
 from __future__ import annotations
 
 import argparse
 import os
 
-import dnreid  # noqa: F401  (registers DN datasets, DNDM and its config keys)
-import jifd  # noqa: F401  (registers JIFD datasets, model and config keys)
 from vreid.deploy import (add_model_arguments, eval_inputs, export_onnx, load_tool_config, load_trained_model,
                           max_abs_diff)
 from vreid.deploy.onnx_export import deployment_metadata, input_size, require
 from vreid.engine import run_cli
 from vreid.errors import UserError
+from vreid.projects import batch_keys, installed_projects
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -41,10 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_tool_config(args.config_file, args.opts, device="cpu")
     height, width = input_size(cfg)
     model = load_trained_model(cfg)
-    keys = eval_inputs(model)
+    keys, declared = eval_inputs(model), batch_keys(installed_projects())
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    inputs = export_onnx(model, keys, args.output, height, width, deployment_metadata(cfg, keys), not args.no_progress)
-    diff = max_abs_diff(args.output, model, keys, height, width, progress=not args.no_progress)
+    inputs = export_onnx(model, keys, args.output, height, width, deployment_metadata(cfg, keys, declared), declared,
+                         not args.no_progress)
+    diff = max_abs_diff(args.output, model, keys, height, width, declared, progress=not args.no_progress)
     print(f"{cfg.MODEL.META_ARCHITECTURE} -> {args.output}: inputs {', '.join(inputs)} at {height}x{width}, "
           f"dynamic batch; max abs diff onnxruntime vs PyTorch: {diff:.2e}")
     if diff > args.atol:

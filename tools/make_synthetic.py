@@ -1,13 +1,10 @@
 #!/usr/bin/env python
-"""Writes the synthetic datasets under <root>/synthetic/ and prints their sizes."""
+"""Writes the synthetic datasets of the installed projects under <root>/synthetic/ and prints their sizes."""
 import argparse
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run without installing the repo
-
-from vreid.synthetic import LAYOUTS, PRESETS, generate  # noqa: E402
+from vreid.synthetic import PRESETS, generate, layout_names
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -15,7 +12,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", default="datasets", help="data root; output goes to <root>/synthetic/")
     parser.add_argument("--preset", default="default", choices=sorted(PRESETS))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--layouts", nargs="+", choices=LAYOUTS, default=list(LAYOUTS))
+    parser.add_argument("--layouts", nargs="+", choices=layout_names(), default=list(layout_names()))
     parser.add_argument("--force", action="store_true", help="regenerate even if a matching marker exists")
     args = parser.parse_args(argv)
 

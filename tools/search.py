@@ -12,23 +12,23 @@ from __future__ import annotations
 import argparse
 import os
 
-import dnreid  # noqa: F401  (registers DN datasets, DNDM and its config keys)
-import jifd  # noqa: F401  (registers JIFD datasets, model and config keys)
-from vreid.deploy import load_features, load_tool_config, load_trained_model, read_inputs, results_table, search
+from vreid.deploy import (add_label_argument, label_argument, load_features, load_tool_config, load_trained_model,
+                          read_inputs, results_table, search)
 from vreid.deploy.features import embed_images
-from vreid.deploy.images import DOMAIN_NAMES
+from vreid.deploy.images import line_format
 from vreid.deploy.model import config_from_text, move_overrides
 from vreid.engine import run_cli
 from vreid.errors import UserError
+from vreid.projects import label_key
 from vreid.visualization import RankRow, draw_ranklist
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser, key = argparse.ArgumentParser(description=__doc__.splitlines()[0]), label_key()
     parser.add_argument("--features", required=True, metavar="FILE.npy", help="gallery features and their .json index")
     parser.add_argument("--query", nargs="+", required=True, metavar="PATH",
-                        help="query image files, folders or list files ('path [day|night]' per line)")
-    parser.add_argument("--domain", choices=("day", "night"), help="domain of query images a list file does not label")
+                        help=f"query image files, folders or list files ('{line_format(key)}' per line)")
+    add_label_argument(parser, key, "query images")
     parser.add_argument("--topk", type=int, default=10, help="hits per query (default 10)")
     parser.add_argument("--png", metavar="FILE.png", help="also draw the hits as a rank-list sheet")
     parser.add_argument("--config-file", metavar="FILE", help="model config instead of the one in the index")
@@ -40,15 +40,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _domain_tag(domain: int | None) -> str:
-    return DOMAIN_NAMES[domain] if domain is not None else ""
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.topk < 1:
         raise UserError(f"--topk must be at least 1, got {args.topk}")
-    gallery = load_features(args.features)
+    key = label_key()
+    gallery = load_features(args.features, key)
     if args.config_file:
         cfg = load_tool_config(args.config_file, args.opts)
         if cfg.MODEL.META_ARCHITECTURE != gallery.meta_architecture:
@@ -56,17 +53,18 @@ def main(argv: list[str] | None = None) -> int:
                             f"{cfg.MODEL.META_ARCHITECTURE}: distances between them mean nothing")
     else:
         cfg = config_from_text(gallery.config, args.opts, args.features)
-    queries = read_inputs(args.query, args.domain)
-    feats = embed_images(cfg, load_trained_model(cfg), queries, not args.no_progress, desc="queries").numpy()
+    queries = read_inputs(args.query, label_argument(args, key), key)
+    feats = embed_images(cfg, load_trained_model(cfg), queries, key, not args.no_progress, desc="queries").numpy()
     if feats.shape[1] != gallery.features.shape[1]:
         raise UserError(f"queries embed to dimension {feats.shape[1]}, {args.features} to {gallery.features.shape[1]}: "
                         "use the model that made the features")
     hits = search(feats, gallery, args.topk)
     for query, query_hits in zip(queries, hits):
-        print(results_table(query.path, query_hits, gallery) + "\n")
+        print(results_table(query.path, query_hits, gallery, key) + "\n")
     if args.png:
-        rows = [RankRow(q.path, ["query", _domain_tag(q.domain)], [gallery.paths[h.index] for h in hs],
-                        [[f"#{h.rank}  {h.distance:.3f}", _domain_tag(gallery.domains[h.index])] for h in hs],
+        tag = key.label if key is not None else (lambda value: "")
+        rows = [RankRow(q.path, ["query", tag(q.label)], [gallery.paths[h.index] for h in hs],
+                        [[f"#{h.rank}  {h.distance:.3f}", tag(gallery.labels[h.index])] for h in hs],
                         [None] * len(hs)) for q, hs in zip(queries, hits)]
         draw_ranklist(rows, args.png)
         print(f"rank lists -> {os.path.abspath(args.png)}")

@@ -4,8 +4,6 @@
     python tools/train_net.py --config-file configs/dnwild/dndm.yml [--resume] [KEY VALUE ...]
     python tools/train_net.py --config-file CFG --eval-only MODEL.WEIGHTS model_final.pth
 """
-import dnreid  # noqa: F401  (registers DN datasets, DNDM and its config keys)
-import jifd  # noqa: F401  (registers JIFD datasets, model and config keys)
 from vreid.config import get_cfg
 from vreid.deploy import load_for_eval
 from vreid.engine import Trainer, argument_parser, launch, run_cli, setup

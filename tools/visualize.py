@@ -21,13 +21,13 @@ import os
 
 from tabulate import tabulate
 
-import dnreid  # noqa: F401  (registers DN datasets, DNDM and its config keys)
-import jifd  # noqa: F401  (registers JIFD datasets, model and config keys)
-from vreid.deploy import add_model_arguments, load_tool_config, load_trained_model, read_inputs
+from vreid.deploy import (add_label_argument, add_model_arguments, label_argument, load_tool_config, load_trained_model,
+                          read_inputs)
 from vreid.deploy.features import model_image_loader
 from vreid.deploy.model import move_overrides
 from vreid.engine import run_cli
 from vreid.errors import UserError
+from vreid.projects import label_key
 from vreid.visualization import (choose_queries, draw_ranklist, plot_curves, rank_protocol, ranklist_rows,
                                  read_metrics, select_queries, write_map_sheets)
 
@@ -47,7 +47,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
     maps = sub.add_parser("maps", help="per-image overlays of the maps a model exposes (DNDM)")
     maps.add_argument("--input", nargs="+", required=True, metavar="PATH", help="image files, folders or list files")
-    maps.add_argument("--domain", choices=("day", "night"), help="domain of images a list file does not label")
+    add_label_argument(maps, label_key(), "images")
     maps.add_argument("--output-dir", metavar="DIR", help="default OUTPUT_DIR/visualize/maps")
 
     for command in (ranks, maps):
@@ -78,7 +78,7 @@ def ranklist(args: argparse.Namespace) -> int:
     if not chosen:
         raise UserError(f"no query of {protocol} has a match in its gallery; nothing to rank")
     output = args.output or os.path.join(cfg.OUTPUT_DIR, "visualize", f"ranklist_{protocol}_{which}.png")
-    draw_ranklist(ranklist_rows(chosen, ranking.queries, ranking.gallery), output)
+    draw_ranklist(ranklist_rows(chosen, ranking.queries, ranking.gallery, label_key()), output)
     aps = [r.ap for r in ranking.ranked if not math.isnan(r.ap)]
     print(tabulate([[r.query, ranking.queries[r.query][0], r.ap, r.first_match or "-"] for r in chosen],
                    headers=["query", "image", "AP", "first match"], floatfmt=".3f", tablefmt="github"))
@@ -88,11 +88,13 @@ def ranklist(args: argparse.Namespace) -> int:
 
 
 def maps(args: argparse.Namespace) -> int:
+    key = label_key()
     cfg = load_tool_config(args.config_file, args.opts)
-    entries = read_inputs(args.input, args.domain)
+    entries = read_inputs(args.input, label_argument(args, key), key)
     model = load_trained_model(cfg)
     out_dir = args.output_dir or os.path.join(cfg.OUTPUT_DIR, "visualize", "maps")
-    sheets = write_map_sheets(model, model_image_loader(cfg, model, entries), entries, out_dir, not args.no_progress)
+    sheets = write_map_sheets(model, model_image_loader(cfg, model, entries, key), entries, out_dir, key,
+                              not args.no_progress)
     print(f"{len(sheets)} map sheets ({', '.join(next(iter(sheets.values())))}) -> {out_dir}")
     return 0
 

@@ -1,8 +1,8 @@
-"""Config keys both projects share, and config loading with errors a user can act on."""
+"""Config keys every project shares, and config loading with errors a user can act on."""
 from __future__ import annotations
 
 import os
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import torch
 import yaml
@@ -11,6 +11,7 @@ from fastreid.config import CfgNode
 from fastreid.config import get_cfg as _fastreid_cfg
 
 from vreid.errors import UserError
+from vreid.projects import ProjectSpec, resolve
 
 
 def add_vreid_config(cfg: CfgNode) -> None:
@@ -48,23 +49,14 @@ def add_vreid_config(cfg: CfgNode) -> None:
     cfg.CPU_REUSE_MEMORY = True
 
 
-ConfigHook = Callable[[CfgNode], None]
-_PROJECT_HOOKS: list[ConfigHook] = []
-
-
-def register_config(hook: ConfigHook) -> ConfigHook:
-    """Projects register their `add_<project>_config` here so every entry point merges them."""
-    if hook not in _PROJECT_HOOKS:
-        _PROJECT_HOOKS.append(hook)
-    return hook
-
-
-def get_cfg() -> CfgNode:
-    """fast-reid's defaults plus the shared keys and every registered project's keys."""
+def get_cfg(projects: Sequence[ProjectSpec] | None = None) -> CfgNode:
+    """fast-reid's defaults, the shared keys and the keys of ``projects``: the installed ones
+    when None (``vreid.projects.installed_projects``), none for ``()``. What was imported before
+    never changes the keys."""
     cfg = _fastreid_cfg()
     add_vreid_config(cfg)
-    for hook in _PROJECT_HOOKS:
-        hook(cfg)
+    for spec in resolve(projects):
+        spec.add_config(cfg)
     return cfg
 
 
@@ -79,9 +71,11 @@ def _config_chain(path: str) -> Iterable[str]:
         path = os.path.join(os.path.dirname(path), base) if base else ""
 
 
-def load_config(config_file: str = "", opts: Sequence[str] = ()) -> CfgNode:
-    """Build the config from defaults, a YAML file (with _BASE_) and KEY VALUE overrides."""
-    cfg = get_cfg()
+def load_config(config_file: str = "", opts: Sequence[str] = (),
+                projects: Sequence[ProjectSpec] | None = None) -> CfgNode:
+    """Build the config from defaults (``get_cfg(projects)``), a YAML file (with _BASE_) and
+    KEY VALUE overrides."""
+    cfg = get_cfg(projects)
     if config_file:
         if not os.path.isfile(config_file):
             raise UserError(f"config file not found: {config_file}")

@@ -39,7 +39,7 @@ def test_onnxruntime_equals_pytorch(arch, saved_model, run_tool, tiny_images, tm
     night, day = tiny_images("night", range(25, 27)), tiny_images("day", range(25, 27))
     mixed = ((night[0], 1), (day[0], 0), (night[3], 1), (night[5], 1), (day[4], 0))  # unsorted domains
     entries = [ImageEntry(str(p), d, "test") for p, d in mixed]
-    batch = next(iter(image_loader(cfg, entries, with_domains=True)))
+    batch = next(iter(image_loader(cfg, entries, "domains")))
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
     def both(domains: torch.Tensor):

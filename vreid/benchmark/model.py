@@ -13,33 +13,40 @@ from fastreid.utils.events import EventStorage
 
 from vreid.engine.amp import autocast_dtype
 from vreid.engine.trainer import Trainer, resolve_device
+from vreid.projects import batch_keys, installed_projects, sampler_spec
 
 from .memory import peak_mib, reset_peak
 
-PAIRED_SAMPLERS = ("PairedIdentitySampler",)
-
 
 def synthetic_batch(cfg, batch_size: int, train: bool, seed: int = 0) -> dict:
-    """Raw 0-255 images plus the metadata every model here reads. Training batches follow the
-    configured sampler: [day P*K | night P*K] for paired sampling, else P ids x K images."""
+    """Raw 0-255 images plus every batch key the installed projects declare. Training batches
+    follow the configured sampler: one block per label of a key with the same identities for a
+    sampler declared with ``blocks_of`` (paired sampling), else P ids x K images; camera ids are
+    the blocked key's values, or two alternating cameras."""
     h, w = cfg.INPUT.SIZE_TRAIN if train else cfg.INPUT.SIZE_TEST
     gen = torch.Generator().manual_seed(seed)
     k = max(1, cfg.DATALOADER.NUM_INSTANCE)
-    if cfg.DATALOADER.SAMPLER_TRAIN in PAIRED_SAMPLERS:
-        half = batch_size // 2
-        targets = torch.arange(half).div(k, rounding_mode="floor").repeat(2)
-        domains = torch.cat([torch.zeros(half), torch.ones(half)]).long()
-    else:
+    projects = installed_projects()
+    keys = batch_keys(projects)
+    sampler = sampler_spec(cfg.DATALOADER.SAMPLER_TRAIN, projects)
+    blocks = keys.get(sampler.blocks_of) if sampler is not None else None
+    if blocks is None:
         targets = torch.arange(batch_size).div(k, rounding_mode="floor")
-        domains = torch.arange(batch_size) % 2
+        camids = torch.arange(batch_size) % 2
+    else:
+        block = batch_size // len(blocks.labels)
+        targets = torch.arange(block).div(k, rounding_mode="floor").repeat(len(blocks.labels))
+        camids = torch.arange(len(blocks.labels)).repeat_interleave(block)
     n = targets.numel()
-    return {
-        "images": torch.rand(n, 3, h, w, generator=gen) * 255,
-        "targets": targets,
-        "domains": domains,
-        "sources": torch.arange(n) % max(1, len(cfg.DATASETS.NAMES)),
-        "camids": domains.clone(),
-    }
+    values = {}
+    for name, key in keys.items():
+        if key is blocks:
+            values[name] = camids.clone()
+        elif key.labels:
+            values[name] = torch.arange(n) % len(key.labels)
+        elif key.per_source:
+            values[name] = torch.arange(n) % max(1, len(cfg.DATASETS.NAMES))
+    return {"images": torch.rand(n, 3, h, w, generator=gen) * 255, "targets": targets, **values, "camids": camids}
 
 
 def _to(batch: dict, device: torch.device) -> dict:

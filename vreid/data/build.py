@@ -17,6 +17,7 @@ from fastreid.utils import comm
 from vreid.data.dataset import ReIDDataset, record_meta
 from vreid.data.loader import DeviceLoader
 from vreid.errors import UserError
+from vreid.projects import ProjectSpec, declared_datasets, source_keys
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def get_dataset(name: str, cfg=None, **kwargs):
     try:
         cls = DATASET_REGISTRY.get(name)
     except KeyError:
-        known = ", ".join(sorted(DATASET_REGISTRY._obj_map))
+        known = ", ".join(known_datasets())
         raise UserError(f"unknown dataset {name!r} in DATASETS.NAMES/TESTS. Registered: {known}") from None
     if cfg is not None and hasattr(cls, "config_kwargs"):
         kwargs = {**cls.config_kwargs(cfg), **kwargs}
@@ -54,6 +55,19 @@ def get_dataset(name: str, cfg=None, **kwargs):
             f"cannot load dataset {name} under data root {os.path.abspath(data_root())}: {e}. "
             "Set FASTREID_DATASETS to the data root; datasets/README.md shows every layout."
         ) from None
+
+
+def known_datasets() -> list[str]:
+    """fast-reid's own datasets and the installed projects' (fast-reid's registry cannot list itself)."""
+    import fastreid.data.datasets as builtin
+
+    def registered(name: str) -> bool:
+        try:
+            return DATASET_REGISTRY.get(name) is getattr(builtin, name, None)
+        except KeyError:
+            return False
+
+    return sorted({n for n in builtin.__all__ if registered(n)} | set(declared_datasets()))
 
 
 def _identity_sampler(cls: type, cfg, dataset, mini_batch_size: int, seed: int | None) -> Sampler:
@@ -77,15 +91,17 @@ def BalancedIdentitySampler(cfg, dataset, mini_batch_size: int, seed: int | None
     return _identity_sampler(fr_samplers.BalancedIdentitySampler, cfg, dataset, mini_batch_size, seed)
 
 
-def build_train_set(cfg) -> ReIDDataset:
-    """Training records of every dataset in DATASETS.NAMES; each record's ``sources`` is the
-    index of its dataset there, so multi-source models know where an image comes from."""
+def build_train_set(cfg, projects: Sequence[ProjectSpec] | None = None) -> ReIDDataset:
+    """Training records of every dataset in DATASETS.NAMES; the per-source batch keys the
+    projects declare hold the index of the record's dataset there, so multi-source models know
+    where an image comes from."""
+    keys = source_keys(projects)
     records = []
     for source, name in enumerate(cfg.DATASETS.NAMES):
         data = get_dataset(name, cfg)
         if comm.is_main_process():
             data.show_train()
-        records += [(*r[:3], {**record_meta(r), "sources": source}) for r in data.train]
+        records += [(*r[:3], {**record_meta(r), **dict.fromkeys(keys, source)}) for r in data.train]
     if not records:
         raise UserError(f"DATASETS.NAMES {tuple(cfg.DATASETS.NAMES)} hold no training images")
     return ReIDDataset(records, build_transforms(cfg, is_train=True), relabel=True)

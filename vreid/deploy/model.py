@@ -113,9 +113,6 @@ def load_trained_model(cfg: CfgNode) -> nn.Module:
 
 def eval_inputs(model: nn.Module) -> tuple[str, ...]:
     """Batch keys the model's eval forward reads. fast-reid's convention is images alone; a
-    meta-architecture that needs per-image metadata (DNDM: "domains") lists it in ``eval_inputs``."""
+    meta-architecture that needs per-image metadata lists it in ``eval_inputs``, each one a batch
+    key its project declares (vreid.projects checks that)."""
     return tuple(getattr(model, "eval_inputs", ("images",)))
-
-
-def needs_domains(model: nn.Module) -> bool:
-    return "domains" in eval_inputs(model)

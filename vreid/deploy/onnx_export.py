@@ -1,10 +1,10 @@
 """ONNX graphs of any meta-architecture that follows fast-reid's eval convention: a batch dict of
-raw 0-255 images (plus the metadata the model lists in ``eval_inputs``) in, features out.
+raw 0-255 images (plus the labelled batch keys the model lists in ``eval_inputs``) in, features out.
 
 The graph keeps the model's own ``preprocess_image``, so it takes raw pixels and normalises
 exactly as training does. It is traced with the TorchScript-based exporter: it needs no extra
-package, and tracing records one path through Python control flow (models make that path cover
-every input, e.g. DNDM routes stems with a select while tracing).
+package, and tracing records one path through Python control flow (a model makes that path cover
+every input, e.g. by routing per-label branches with a select while tracing).
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from fastreid.config import CfgNode
 
 from vreid.deploy.progress import step
 from vreid.errors import UserError
+from vreid.projects import BatchKey
 
 OPSET = 17
 OUTPUT = "features"
@@ -44,7 +45,7 @@ def input_size(cfg: CfgNode) -> tuple[int, int]:
     return int(size[0]), int(size[1])
 
 
-def deployment_metadata(cfg: CfgNode, keys: Sequence[str]) -> dict[str, str]:
+def deployment_metadata(cfg: CfgNode, keys: Sequence[str], batch_keys: dict[str, BatchKey]) -> dict[str, str]:
     """What a caller outside Python must know, stored in the ONNX file's metadata_props."""
     height, width = input_size(cfg)
     notes = {
@@ -54,8 +55,8 @@ def deployment_metadata(cfg: CfgNode, keys: Sequence[str]) -> dict[str, str]:
                   f"{width}x{height} (bicubic); the graph normalises them itself",
         OUTPUT: f"float32 [batch, dim]; compare two with the {cfg.TEST.METRIC} distance, as the evaluator does",
     }
-    if "domains" in keys:
-        notes["domains"] = "int64 [batch]: 0 day, 1 night"
+    for name in (k for k in keys if k != "images"):
+        notes[name] = "int64 [batch]: " + ", ".join(f"{i} {label}" for i, label in enumerate(batch_keys[name].labels))
     return notes
 
 
@@ -71,33 +72,35 @@ class BatchDictModel(nn.Module):
         return self.model(dict(zip(self.keys, inputs)))
 
 
-def sample_inputs(keys: Sequence[str], batch: int, height: int, width: int, seed: int) -> list[torch.Tensor]:
-    """Raw pixels in [0, 200) with one saturated block per image (so a glare prior has something to
-    find) and, if read, domains alternating day/night starting at ``seed % 2``."""
+def sample_inputs(keys: Sequence[str], batch: int, height: int, width: int, seed: int,
+                  batch_keys: dict[str, BatchKey]) -> list[torch.Tensor]:
+    """Raw pixels in [0, 200) with one saturated block per image (so a prior on bright light has
+    something to find) and, for each labelled key read, the labels in turn starting at ``seed``."""
     gen = torch.Generator().manual_seed(seed)
     images = torch.rand(batch, 3, height, width, generator=gen) * 200
     images[:, :, height // 4: height // 2, width // 4: width // 2] = 255.0
-    samples = {"images": images, "domains": (torch.arange(batch) + seed) % 2}
+    samples = {"images": images, **{name: (torch.arange(batch) + seed) % len(key.labels)
+                                    for name, key in batch_keys.items() if key.labels}}
     unknown = [k for k in keys if k not in samples]
     if unknown:
         raise UserError(f"the model's eval_inputs {tuple(keys)} include {unknown}, which the ONNX export "
-                        "cannot feed; it knows images and domains")
+                        f"cannot feed; it knows {', '.join(samples)}")
     return [samples[k] for k in keys]
 
 
 def export_onnx(model: nn.Module, keys: Sequence[str], path: str, height: int, width: int,
-                metadata: dict[str, str], progress: bool = True) -> list[str]:
+                metadata: dict[str, str], batch_keys: dict[str, BatchKey], progress: bool = True) -> list[str]:
     """Trace ``model`` (eval mode) to ``path`` with a dynamic batch axis on every input and on
     the output; ``metadata`` goes into the file's metadata_props for whoever deploys it.
-    Returns the graph's inputs: a key the traced path never reads (DNDM without NGS and with
-    one stem ignores domains) is left out of the graph, and out of the metadata."""
+    Returns the graph's inputs: a key the traced path never reads (a model whose label-dependent
+    modules are switched off) is left out of the graph, and out of the metadata."""
     onnx = require("onnx")
     device = next(model.parameters()).device
-    example = [t.to(device) for t in sample_inputs(keys, 2, height, width, seed=0)]
+    example = [t.to(device) for t in sample_inputs(keys, 2, height, width, 0, batch_keys)]
     dynamic = {name: {0: "batch"} for name in (*keys, OUTPUT)}
     with step(f"tracing {type(model).__name__} to {path}", progress), warnings.catch_warnings():
         # The exporter's deprecation notice, and tracer notes on Python values read from tensors
-        # (DNDM checks its domain labels): the verification run on another batch size and domain
+        # (a model checking its labels): the verification run on another batch size and label
         # layout is what proves the graph.
         warnings.simplefilter("ignore", category=DeprecationWarning)
         warnings.simplefilter("ignore", category=torch.jit.TracerWarning)
@@ -124,10 +127,10 @@ def onnx_features(path: str, keys: Sequence[str], inputs: Sequence[torch.Tensor]
 
 @torch.no_grad()
 def max_abs_diff(path: str, model: nn.Module, keys: Sequence[str], height: int, width: int,
-                 batch: int = 3, progress: bool = True) -> float:
-    """Largest |onnxruntime - PyTorch| over a batch whose size and domain layout differ from the
+                 batch_keys: dict[str, BatchKey], batch: int = 3, progress: bool = True) -> float:
+    """Largest |onnxruntime - PyTorch| over a batch whose size and label layout differ from the
     traced example, so a batch size or a layout baked into the graph shows up."""
-    inputs = sample_inputs(keys, batch, height, width, seed=1)
+    inputs = sample_inputs(keys, batch, height, width, 1, batch_keys)
     with step(f"verifying with onnxruntime on a batch of {batch}", progress):
         device = next(model.parameters()).device
         expected = model.eval()(dict(zip(keys, (t.to(device) for t in inputs)))).float().cpu().numpy()

@@ -9,8 +9,8 @@ import torch
 from tabulate import tabulate
 
 from vreid.deploy.feature_file import FeatureFile
-from vreid.deploy.images import DOMAIN_NAMES
 from vreid.evaluation import pairwise_distance
+from vreid.projects import BatchKey
 
 
 @dataclass(frozen=True)
@@ -35,10 +35,10 @@ def search(queries: np.ndarray, gallery: FeatureFile, k: int) -> list[list[Hit]]
             for row_i, row_d in zip(order.tolist(), dists.tolist())]
 
 
-def results_table(query_path: str, hits: Sequence[Hit], gallery: FeatureFile) -> str:
-    """One query's hits: rank, distance, domain and path, GitHub-markdown style."""
-    rows = [[h.rank, h.distance, DOMAIN_NAMES[gallery.domains[h.index]] if gallery.domains[h.index] is not None else "",
-             gallery.paths[h.index]] for h in hits]
-    table = tabulate(rows, headers=["rank", f"{gallery.metric} distance", "domain", "image"],
-                     floatfmt=".4f", tablefmt="github")
+def results_table(query_path: str, hits: Sequence[Hit], gallery: FeatureFile, key: BatchKey | None = None) -> str:
+    """One query's hits: rank, distance, label (of ``key``, e.g. the domain) and path, GitHub-markdown style."""
+    labels = [[key.label(gallery.labels[h.index])] if key is not None else [] for h in hits]
+    rows = [[h.rank, h.distance, *label, gallery.paths[h.index]] for h, label in zip(hits, labels)]
+    headers = ["rank", f"{gallery.metric} distance", *([key.option] if key is not None else []), "image"]
+    table = tabulate(rows, headers=headers, floatfmt=".4f", tablefmt="github")
     return f"query: {query_path}\n{table}"

@@ -14,8 +14,7 @@ from fastreid.utils.logger import setup_logger
 from vreid.config import load_config
 from vreid.engine.fast_paths import configure_process
 from vreid.errors import UserError
-
-LOGGERS = ("vreid", "dnreid", "jifd")  # fast-reid's default_setup configures only its own
+from vreid.projects import installed_projects
 
 
 def argument_parser(description: str = "vehicle ReID training") -> argparse.ArgumentParser:
@@ -35,7 +34,7 @@ def setup(args: argparse.Namespace):
     cfg.freeze()
     default_setup(cfg, args)
     configure_process(cfg)
-    for name in LOGGERS:
+    for name in ("vreid", *(p.name for p in installed_projects())):  # default_setup sets up fast-reid's only
         setup_logger(cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name=name, abbrev_name=name)
     if cfg.SEED >= 0:  # default_setup seeds at random; make runs repeatable
         seed_all_rng(cfg.SEED + comm.get_rank())

@@ -2,7 +2,8 @@
 
 Identities are fixed vehicles (type, colour, proportions, marks, plate); images are
 those vehicles seen by styled cameras, by day or night with lamp glare. The same
-(preset, seed) always yields byte-identical files.
+(preset, seed) always yields byte-identical files. The layouts are the projects' own
+(``ProjectSpec.synthetic_layouts``); the generator writes whichever the projects declare.
 """
 import json
 import os
@@ -13,10 +14,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from vreid.synthetic.layouts import LAYOUTS, plan_layout, write_layout
-from vreid.synthetic.presets import PRESETS
+from vreid.projects import ProjectSpec, resolve, synthetic_layouts
+from vreid.synthetic.layouts import (DAY_VIEWS, ImageSpec, SyntheticLayout, plan_layout, plan_reid, random_view,
+                                     spread_cameras, write_layout)
+from vreid.synthetic.presets import PRESETS, ReidSize, with_large
 
-__all__ = ["generate", "PRESETS", "LAYOUTS", "VERSION"]
+__all__ = ["generate", "layout_names", "PRESETS", "VERSION", "DAY_VIEWS", "ImageSpec", "SyntheticLayout", "plan_reid",
+           "random_view", "spread_cameras", "ReidSize", "with_large"]
 
 VERSION = 1  # bump when output bytes change, so stale markers trigger regeneration
 MARKER = ".complete"
@@ -29,19 +33,20 @@ def _read_marker(folder: Path) -> dict | None:
         return None
 
 
-def _ensure_layout(base: Path, layout: str, preset: str, seed: int, force: bool, progress: bool) -> dict[str, int]:
-    folder = base / layout
+def _ensure_layout(base: Path, layout: SyntheticLayout, preset: str, seed: int, force: bool,
+                   progress: bool) -> dict[str, int]:
+    folder = base / layout.name
     marker = _read_marker(folder)
     wanted = {"preset": preset, "seed": seed, "version": VERSION}
     if not force and marker is not None and all(marker.get(k) == v for k, v in wanted.items()):
         if progress:
-            print(f"synthetic {layout}: up to date ({sum(marker['counts'].values())} entries)", file=sys.stderr)
+            print(f"synthetic {layout.name}: up to date ({sum(marker['counts'].values())} entries)", file=sys.stderr)
         return marker["counts"]
 
     start = time.perf_counter()
     plan = plan_layout(layout, preset, seed)
     base.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{layout}-", dir=base))
+    staging = Path(tempfile.mkdtemp(prefix=f".{layout.name}-", dir=base))
     try:
         write_layout(plan, staging)
         counts = plan.counts()
@@ -53,24 +58,32 @@ def _ensure_layout(base: Path, layout: str, preset: str, seed: int, force: bool,
         shutil.rmtree(staging, ignore_errors=True)
     if progress:
         n = len(plan.images)
-        print(f"synthetic {layout}: {n}/{n} images in {time.perf_counter() - start:.1f}s", file=sys.stderr)
+        print(f"synthetic {layout.name}: {n}/{n} images in {time.perf_counter() - start:.1f}s", file=sys.stderr)
     return counts
 
 
+def layout_names(projects: Sequence[ProjectSpec] | None = None) -> tuple[str, ...]:
+    """The layouts of ``projects`` (None: the installed ones), in their order."""
+    return tuple(layout.name for layout in synthetic_layouts(resolve(projects)))
+
+
 def generate(root: str | os.PathLike, preset: str = "default", seed: int = 0, layouts: Sequence[str] | None = None,
-             force: bool = False, progress: bool = False) -> dict[str, dict[str, int]]:
-    """Writes <root>/synthetic/<layout>/ for each layout; returns image counts per layout and split.
+             force: bool = False, progress: bool = False,
+             projects: Sequence[ProjectSpec] | None = None) -> dict[str, dict[str, int]]:
+    """Writes <root>/synthetic/<layout>/ for each layout of ``projects`` (None: the installed
+    ones), or those named in ``layouts``; returns image counts per layout and split.
 
     A layout whose `.complete` marker matches (preset, seed, version) is kept as is;
     otherwise it is rebuilt in a staging folder and swapped in only when finished.
     """
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
-    chosen = LAYOUTS if layouts is None else (layouts,) if isinstance(layouts, str) else tuple(layouts)
-    unknown = [name for name in chosen if name not in LAYOUTS]
+    available = {layout.name: layout for layout in synthetic_layouts(resolve(projects))}
+    chosen = tuple(available) if layouts is None else (layouts,) if isinstance(layouts, str) else tuple(layouts)
+    unknown = [name for name in chosen if name not in available]
     if unknown:
-        raise ValueError(f"unknown layout(s) {unknown}; choose from {list(LAYOUTS)}")
+        raise ValueError(f"unknown layout(s) {unknown}; choose from {list(available)}")
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     base = Path(root) / "synthetic"
-    return {name: _ensure_layout(base, name, preset, seed, force, progress) for name in chosen}
+    return {name: _ensure_layout(base, available[name], preset, seed, force, progress) for name in chosen}

@@ -1,8 +1,8 @@
 """What a model looks at, over the image it saw: binary masks tinted, other maps as heat maps.
 
 Any meta-architecture that offers ``forward_maps(batch) -> {name: (B, 1, h, w)}`` in eval mode
-can be shown (DNDM: its glare mask, NGS attention and each stage's CCA response). Heat maps are
-stretched to their own range, which the caption prints, so weak structure stays visible.
+can be shown (masks and attention maps, in the model's order). Heat maps are stretched to their
+own range, which the caption prints, so weak structure stays visible.
 """
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from vreid.deploy.images import DOMAIN_NAMES, ImageEntry
+from vreid.deploy.images import ImageEntry
 from vreid.deploy.progress import progress_bar
 from vreid.errors import UserError
+from vreid.projects import BatchKey
 from vreid.visualization.canvas import TileGrid, new_sheet, paste_tile
 
 MASK_TINT = np.array((255, 0, 255), dtype=np.float32)  # magenta: absent from vehicles and night scenes
@@ -38,7 +39,7 @@ class Panel:
 def model_maps(model: nn.Module, batch: dict) -> dict[str, torch.Tensor]:
     if not hasattr(model, "forward_maps"):
         raise UserError(f"{type(model).__name__} offers no maps to overlay (it has no forward_maps); "
-                        "the DNDM models do")
+                        "pass a model whose meta-architecture defines one")
     return model.forward_maps(batch)
 
 
@@ -106,18 +107,19 @@ def draw_panels(panels: list[Panel], path: str) -> TileGrid:
 
 
 def write_map_sheets(model: nn.Module, loader: Iterable[dict], entries: Sequence[ImageEntry], out_dir: str,
-                     progress: bool = True) -> dict[str, list[str]]:
+                     key: BatchKey | None = None, progress: bool = True) -> dict[str, list[str]]:
     """A PNG per image of ``entries`` (the order ``loader`` yields them), named
-    ``<index>_<image name>.png``; returns each written path with its panels' names."""
+    ``<index>_<image name>.png``, captioned with the image's label of ``key``; returns each
+    written path with its panels' names."""
     sheets, index = {}, 0
     with progress_bar(len(entries), "maps", progress) as bar:
         for batch in loader:
             batch_maps = model_maps(model, batch)
             for i, raw in enumerate(batch["images"]):
                 entry = entries[index]
-                domain = f" ({DOMAIN_NAMES[entry.domain]})" if entry.domain is not None else ""
+                label = f" ({key.label(entry.label)})" if key is not None and entry.label is not None else ""
                 name = os.path.basename(entry.path)
-                panels = map_panels(raw, {k: v[i] for k, v in batch_maps.items()}, name + domain)
+                panels = map_panels(raw, {k: v[i] for k, v in batch_maps.items()}, name + label)
                 path = os.path.join(out_dir, f"{index:04d}_{os.path.splitext(name)[0]}.png")
                 draw_panels(panels, path)
                 sheets[path] = [p.name for p in panels]

@@ -20,10 +20,10 @@ from fastreid.config import CfgNode
 from vreid.data import build_test_loader
 from vreid.data.dataset import Record, record_meta
 from vreid.deploy.features import extract_features
-from vreid.deploy.images import DOMAIN_NAMES
 from vreid.errors import UserError
 from vreid.evaluation import pairwise_distance
 from vreid.evaluation.rank import query_stats
+from vreid.projects import BatchKey
 from vreid.visualization.ranklist import RankRow
 
 SELECTIONS = ("best", "worst")
@@ -89,22 +89,23 @@ def choose_queries(ranked: Sequence[RankedQuery], chosen: Sequence[str],
     return picked
 
 
-def _tag(record: Record) -> str:
-    """Identity and domain (or camera, for sets without domains) of a record."""
-    domain = record_meta(record).get("domains")
-    return f"id {record[1]} {DOMAIN_NAMES[domain] if domain is not None else f'cam {record[2]}'}"
+def _tag(record: Record, key: BatchKey | None) -> str:
+    """Identity and label of ``key`` (e.g. the domain), or camera for records without one."""
+    value = record_meta(record).get(key.name) if key is not None else None
+    return f"id {record[1]} {key.label(value) if value is not None else f'cam {record[2]}'}"
 
 
-def ranklist_rows(ranked: Sequence[RankedQuery], queries: Sequence[Record], gallery: Sequence[Record]) -> list[RankRow]:
-    """Rows for ``draw_ranklist``: captions carry rank, distance, identity and domain."""
+def ranklist_rows(ranked: Sequence[RankedQuery], queries: Sequence[Record], gallery: Sequence[Record],
+                  key: BatchKey | None = None) -> list[RankRow]:
+    """Rows for ``draw_ranklist``: captions carry rank, distance, identity and label of ``key``."""
     rows = []
     for r in ranked:
         ap = "no match" if math.isnan(r.ap) else f"AP {r.ap:.2f}"
         rows.append(RankRow(
             query_path=queries[r.query][0],
-            query_caption=[f"query {r.query}  {ap}", _tag(queries[r.query])],
+            query_caption=[f"query {r.query}  {ap}", _tag(queries[r.query], key)],
             gallery_paths=[gallery[g][0] for g in r.gallery],
-            gallery_captions=[[f"#{k + 1}  {d:.4f}", _tag(gallery[g])]
+            gallery_captions=[[f"#{k + 1}  {d:.4f}", _tag(gallery[g], key)]
                               for k, (g, d) in enumerate(zip(r.gallery, r.distances))],
             verdicts=list(r.matches),
         ))

@@ -1,14 +1,25 @@
 """DNReID: day-night cross-domain vehicle ReID (DNDM, CVPR 2024) as a fast-reid project.
 
-Importing it registers the DN datasets, the paired sampler, the DNDM meta-architecture and
-its config keys.
+Importing it registers the DN datasets, the paired sampler and the DNDM meta-architecture;
+``PROJECT`` declares them, the day/night batch key, the config keys and the synthetic layout to
+the core (setup.py names it under the ``vreid.projects`` entry points).
 """
 import vreid  # noqa: F401  (fast-reid compat first)
-from vreid.config import register_config
+from vreid.projects import ProjectSpec, SamplerSpec
 
 from dnreid import data, modeling  # noqa: F401
 from dnreid.config import add_dnreid_config
+from dnreid.domains import DOMAIN
+from dnreid.synthetic import LAYOUT
 
-register_config(add_dnreid_config)
+PROJECT = ProjectSpec(
+    name="dnreid",
+    add_config=add_dnreid_config,
+    meta_architectures=("DNDM",),
+    datasets=tuple(f"{name}{protocol}" for name in ("DN348", "DNWild", "SynDN") for protocol in ("", "_D2N", "_N2D")),
+    samplers=(SamplerSpec("PairedIdentitySampler", blocks_of=DOMAIN.name),),
+    batch_keys=(DOMAIN,),
+    synthetic_layouts=(LAYOUT,),
+)
 
-__all__ = ["add_dnreid_config"]
+__all__ = ["PROJECT", "add_dnreid_config"]

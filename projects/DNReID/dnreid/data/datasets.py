@@ -12,6 +12,7 @@ from fastreid.data.datasets import DATASET_REGISTRY
 from fastreid.data.datasets.bases import ImageDataset
 
 from dnreid.data.layout import DNLayout
+from dnreid.domains import DAY, DOMAIN
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ EXPECTED_TRAIN = {"dn348": (200, 9962, 10022), "dnwild": (1574, 70981, 35384)}
 def _check_counts(key: str, records: list[tuple]) -> None:
     if key not in EXPECTED_TRAIN:
         return
-    day = sum(r[3]["domains"] == 0 for r in records)
+    day = sum(r[3][DOMAIN.name] == DAY for r in records)
     found = (len({r[1] for r in records}), day, len(records) - day)
     if found != EXPECTED_TRAIN[key]:
         logger.warning(f"{key}: training set has ids/day/night {found}, the paper's is "

@@ -11,9 +11,10 @@ from collections import defaultdict
 
 from vreid.errors import UserError
 
+from dnreid.domains import DOMAIN, DOMAINS
+
 logger = logging.getLogger(__name__)
 
-DOMAINS = ("day", "night")  # index = the domain label: day 0, night 1
 HELP = "See datasets/README.md, section 'DN-348 and DN-Wild'."
 
 
@@ -25,7 +26,8 @@ def _lines(path: str):
 
 
 class DNLayout:
-    """One DN-style dataset folder. Records are ``(path, pid, camid, {"domains": d})``."""
+    """One DN-style dataset folder. Records are ``(path, pid, camid, {"domains": d})``, the
+    domain label ``d`` under its batch key."""
 
     def __init__(self, root: str):
         self.root = root
@@ -56,7 +58,7 @@ class DNLayout:
             image = os.path.join(folder, rel)
             if not os.path.isfile(image):
                 raise UserError(f"{path}:{lineno}: listed image {image} does not exist. {HELP}")
-            records.append((image, int(head), label if camid is None else camid, {"domains": label}))
+            records.append((image, int(head), label if camid is None else camid, {DOMAIN.name: label}))
         return records
 
     def train(self) -> list[tuple]:
@@ -65,7 +67,7 @@ class DNLayout:
         records = self.read("train", "day") + self.read("train", "night")
         domains_of = defaultdict(set)
         for r in records:
-            domains_of[r[1]].add(r[3]["domains"])
+            domains_of[r[1]].add(r[3][DOMAIN.name])
         single = sorted(pid for pid, ds in domains_of.items() if len(ds) < 2)
         if single:
             logger.warning(f"{self.root}: dropping {len(single)} training identities present in only one "

@@ -13,6 +13,8 @@ from fastreid.utils import comm
 from vreid.data import SAMPLER_REGISTRY
 from vreid.errors import UserError
 
+from dnreid.domains import DOMAIN
+
 
 @SAMPLER_REGISTRY.register()
 class PairedIdentitySampler(Sampler[int]):
@@ -51,7 +53,7 @@ class PairedIdentitySampler(Sampler[int]):
             raise UserError(f"PairedIdentitySampler: the per-process batch {mini_batch_size} must be a "
                             f"multiple of 2 x DATALOADER.NUM_INSTANCE = {2 * k} (P ids x K day + K night)")
         records = dataset.img_items
-        return {"pids": [r[1] for r in records], "domains": [r[3]["domains"] for r in records],
+        return {"pids": [r[1] for r in records], "domains": [r[3][DOMAIN.name] for r in records],
                 "num_ids": mini_batch_size // (2 * k), "num_instances": k, "seed": seed}
 
     def iters_per_epoch(self, total_batch_size: int) -> int:

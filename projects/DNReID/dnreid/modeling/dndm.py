@@ -17,6 +17,8 @@ from fastreid.modeling.meta_arch import META_ARCH_REGISTRY
 from vreid.errors import UserError
 from vreid.modeling.reid_losses import ReidLossSettings, reid_losses
 
+from dnreid.domains import DAY, DOMAIN, NIGHT
+
 from .cca import CCA
 from .dse import DSE
 from .glare import glare_mask
@@ -25,7 +27,6 @@ from .ngs import NGS, glare_attention_loss
 
 __all__ = ["DNDM"]
 
-DAY, NIGHT = 0, 1
 _STEM = ("conv1", "bn1", "relu", "maxpool")
 _STAGES = ("layer1", "layer2", "layer3", "layer4")
 
@@ -87,7 +88,7 @@ class DNDM(nn.Module):
     """
 
     # Batch keys the eval forward reads: tools (feature extraction, ONNX export) ask for each.
-    eval_inputs = ("images", "domains")
+    eval_inputs = ("images", DOMAIN.name)
 
     @configurable
     def __init__(
@@ -198,11 +199,11 @@ class DNDM(nn.Module):
     def _inputs(self, batched_inputs: dict) -> tuple[Tensor, Tensor, list[int]]:
         """Raw float pixels and domains on the model's device, plus the domains on the host
         (one sync: the stem split and the paired check need them)."""
-        if not isinstance(batched_inputs, dict) or "domains" not in batched_inputs:
+        if not isinstance(batched_inputs, dict) or DOMAIN.name not in batched_inputs:
             raise ValueError("DNDM routes every image to its domain's stem: pass a dict with "
                              "'images' (B,3,H,W, 0-255) and 'domains' (B,) with day 0, night 1")
         raw = batched_inputs["images"].to(self.device, torch.float32)
-        domains = batched_inputs["domains"].to(self.device)
+        domains = batched_inputs[DOMAIN.name].to(self.device)
         layout = domains.tolist()
         if not set(layout) <= {DAY, NIGHT}:
             raise ValueError(f"domains must be 0 (day) or 1 (night), got {sorted(set(layout))}")

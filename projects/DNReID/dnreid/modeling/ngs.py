@@ -3,11 +3,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dnreid.domains import NIGHT
+
 from .glare import glare_mask
 
 __all__ = ["NGS", "glare_attention_loss"]
-
-NIGHT = 1
 
 
 class NGS(nn.Module):

@@ -1,6 +1,7 @@
 """JIFD's datasets (registered on import): VehicleX, Opri and the synthetic SynVeRi,
 SynVehicleX and SynOpri."""
 from jifd.data import datasets  # noqa: F401
+from jifd.data.datasets import SOURCES
 from jifd.data.image_folder import compile_name_pattern, read_image_folder
 
-__all__ = ["compile_name_pattern", "read_image_folder"]
+__all__ = ["SOURCES", "compile_name_pattern", "read_image_folder"]

@@ -14,10 +14,16 @@ from fastreid.data.datasets import DATASET_REGISTRY
 from fastreid.data.datasets.bases import ImageDataset
 from fastreid.data.datasets.veri import VeRi
 
+from vreid.projects import BatchKey
+
 from jifd.config import OPRI_NAME_PATTERN
 from jifd.data.image_folder import check_folders, compile_name_pattern, read_image_folder
 
 logger = logging.getLogger(__name__)
+
+# Which of DATASETS.NAMES a training image comes from: the domain label of multi-source training,
+# set by vreid's train loader.
+SOURCES = BatchKey("sources", per_source=True)
 
 VEHICLEX_NAME_PATTERN = re.compile(r"^(?P<pid>\d+)_c(?P<camid>\d+)_")
 VEHICLEX_HELP = ("VehicleX expects vehiclex/AIC20_ReID_Simulation/image_train/<pid>_c<cam>_<n>.jpg; "

@@ -25,6 +25,7 @@ from fastreid.utils.events import get_event_storage
 from vreid.errors import UserError
 from vreid.modeling.reid_losses import ReidLossSettings, in_trainer, reid_losses
 
+from jifd.data.datasets import SOURCES
 from jifd.probe import DisentanglementProbe
 
 from .disentangler import Disentangler
@@ -35,7 +36,7 @@ from .image_vae import ImageVAE, vae_losses
 __all__ = ["JIFD", "domain_labels"]
 
 _REID_INPUTS = ("residual", "both")
-_DOMAIN_LABELS = ("auto", "sources", "camids")
+_DOMAIN_LABELS = ("auto", SOURCES.name, "camids")
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,8 @@ def domain_labels(cfg) -> tuple[str, int]:
     d, sources = cfg.MODEL.JIFD.DOMAIN, len(cfg.DATASETS.NAMES)
     if d.LABEL not in _DOMAIN_LABELS:
         raise UserError(f"MODEL.JIFD.DOMAIN.LABEL must be one of {_DOMAIN_LABELS}, got {d.LABEL!r}")
-    key = d.LABEL if d.LABEL != "auto" else ("sources" if sources > 1 else "camids")
-    num = d.NUM_DOMAINS or (sources if key == "sources" else 0)
+    key = d.LABEL if d.LABEL != "auto" else (SOURCES.name if sources > 1 else "camids")
+    num = d.NUM_DOMAINS or (sources if key == SOURCES.name else 0)
     if key == "camids" and num == 0:
         raise UserError("MODEL.JIFD.DOMAIN uses camera ids as domain labels (one source dataset): set "
                         "MODEL.JIFD.DOMAIN.NUM_DOMAINS to the number of training cameras (VeRi-776 20, "
