@@ -9,7 +9,7 @@ from vreid.config import load_config
 from vreid.engine import Trainer
 from vreid.deploy import load_for_eval
 
-CONFIG = Path(__file__).resolve().parents[2] / "configs" / "synthetic" / "jifd.yml"
+CONFIG = Path(__file__).resolve().parents[3] / "configs" / "synthetic" / "jifd.yml"
 LOSSES = ("loss_vae_rec", "loss_vae_kl", "loss_cls", "loss_triplet", "loss_ds_cls", "loss_ci_cls",
           "loss_ci_confusion", "loss_domain", "loss_mine", "loss_recon", "loss_ring")
 EPOCHS = 3

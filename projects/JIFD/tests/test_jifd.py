@@ -17,7 +17,7 @@ from vreid.config import get_cfg, load_config
 from vreid.data import build_train_loader, build_train_set
 from vreid.errors import UserError
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 NUM_IDS, FEAT = 4, 512
 ALL_LOSSES = {"loss_vae_rec", "loss_vae_kl", "loss_cls", "loss_triplet", "loss_ds_cls", "loss_ci_cls",
               "loss_ci_confusion", "loss_domain", "loss_mine", "loss_recon", "loss_ring"}

@@ -2,6 +2,7 @@
 errors on broken layouts, the Opri name-pattern key, and the synthetic sets including
 fast-reid's own VeRi loader on the synthetic VeRi layout."""
 import shutil
+from types import SimpleNamespace
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import jifd  # noqa: F401  (registers the datasets and config keys)
 from vreid.config import get_cfg
 from vreid.data import get_dataset
 from vreid.errors import UserError
-from vreid.synthetic import PRESETS
+from jifd.synthetic import SIZES
 
 VEHICLEX_DIR = "vehiclex/AIC20_ReID_Simulation/image_train"
 
@@ -113,7 +114,7 @@ def test_opri_release_counts_are_checked(root, caplog):
 
 
 def test_synthetic_sets_parse_with_the_preset_counts(data_root):
-    tiny = PRESETS["tiny"]
+    tiny = SimpleNamespace(**{name: sizes["tiny"] for name, sizes in SIZES.items()})
     veri = get_dataset("SynVeRi")  # fast-reid's VeRi loader, synthetic folder
     assert (len({r[1] for r in veri.train}), len(veri.train)) == (tiny.veri.train_ids,
                                                                  tiny.veri.train_ids * tiny.veri.train_images)

@@ -12,7 +12,7 @@ from vreid.config import get_cfg, load_config
 from vreid.errors import UserError
 
 P, K, NUM_IDS = 2, 2, 5
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 
 
 def make_cfg(*opts):
