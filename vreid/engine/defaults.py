@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import traceback
 from typing import Callable
 
 from fastreid.engine import default_argument_parser, default_setup
@@ -13,8 +15,10 @@ from fastreid.utils.logger import setup_logger
 
 from vreid.config import load_config
 from vreid.engine.fast_paths import configure_process
-from vreid.errors import UserError
+from vreid.errors import UserError, one_line
 from vreid.projects import installed_projects
+
+DEBUG_ENV = "VREID_DEBUG"
 
 
 def argument_parser(description: str = "vehicle ReID training") -> argparse.ArgumentParser:
@@ -23,6 +27,8 @@ def argument_parser(description: str = "vehicle ReID training") -> argparse.Argu
     parser.description = description
     parser.add_argument("--print-defaults", action="store_true",
                         help="print every config key with its default, then exit")
+    parser.add_argument("--debug", action="store_true",
+                        help=f"on an error, print the full traceback too (or set {DEBUG_ENV}=1)")
     return parser
 
 
@@ -42,11 +48,35 @@ def setup(args: argparse.Namespace):
     return cfg
 
 
+def debug_requested() -> bool:
+    """--debug on the command line, or VREID_DEBUG=1 (for tools without that flag)."""
+    return "--debug" in sys.argv or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
+class _HideUserErrorTracebacks(logging.Filter):
+    """fast-reid's train loop logs every exception with its traceback before re-raising it;
+    for a UserError the one line run_cli prints is the whole message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], UserError))
+
+
+_hide_user_error_tracebacks = _HideUserErrorTracebacks()
+
+
 def run_cli(main: Callable[[], int | None]) -> None:
-    """Run ``main``; a UserError prints one line and exits 2 instead of a traceback."""
+    """Run ``main``; a UserError prints one line and exits 2 instead of a traceback (the
+    traceback too with --debug or VREID_DEBUG=1)."""
+    debug = debug_requested()
+    train_loop_logger = logging.getLogger("fastreid.engine.train_loop")
+    if debug:
+        train_loop_logger.removeFilter(_hide_user_error_tracebacks)
+    else:
+        train_loop_logger.addFilter(_hide_user_error_tracebacks)
     try:
         sys.exit(main() or 0)
     except UserError as e:
-        logging.getLogger("fastreid").debug("user error", exc_info=True)
-        print(f"error: {e}", file=sys.stderr)
+        if debug:
+            traceback.print_exc()
+        print(f"error: {one_line(e)}", file=sys.stderr)
         sys.exit(2)
