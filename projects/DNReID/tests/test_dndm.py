@@ -1,4 +1,4 @@
-"""Tests for the DNDM meta-architecture (spec /work/shared/specs/DNDM.md): ResNet-18, 64x64 inputs."""
+"""Tests for the DNDM meta-architecture: ResNet-18, 64x64 inputs."""
 from pathlib import Path
 
 import pytest

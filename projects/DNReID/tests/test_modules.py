@@ -1,4 +1,4 @@
-"""Unit tests for the DNDM modules (spec /work/shared/specs/DNDM.md: NGS, DSE, CCA, losses)."""
+"""Unit tests for the DNDM modules: NGS, DSE, CCA and the glare-attention loss."""
 import math
 
 import numpy as np

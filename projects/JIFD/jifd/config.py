@@ -1,9 +1,9 @@
-"""JIFD's config keys with the spec's defaults (spec JIFD.md). Every module has an ENABLED
+"""JIFD's config keys with their defaults. Every module has an ENABLED
 switch, so each ablation is a config file; [design] constants are keys a user holding the
 paper can set to its values."""
 from fastreid.config import CfgNode as CN
 
-# Opri's naming is unpublished: assume VeRi's `<pid>_c<cam>_<...>.jpg` (datasets.md).
+# Opri's naming is unpublished: assume VeRi's `<pid>_c<cam>_<...>.jpg`.
 OPRI_NAME_PATTERN = r"^(?P<pid>\d+)_c(?P<camid>\d+)_"
 
 

@@ -1,4 +1,4 @@
-"""The JIFD meta-architecture (spec JIFD.md): losses and gradients, the inference path, domain
+"""The JIFD meta-architecture: losses and gradients, the inference path, domain
 labels from real multi-source batches, module switches, config files and config errors."""
 from contextlib import contextmanager
 from itertools import islice

@@ -1,4 +1,4 @@
-"""JIFD's building blocks (spec JIFD.md, sections 2-3): gradient reversal, MINE, the image VAE,
+"""JIFD's building blocks: gradient reversal, MINE, the image VAE,
 ring loss, class confusion and the one-step adversarial objectives."""
 import math
 

@@ -1,4 +1,4 @@
-"""DNDM (spec DNDM.md): the NGS, DSE and CCA modules (torch only) and the DNDM meta-architecture."""
+"""DNDM: the NGS, DSE and CCA modules (torch only) and the DNDM meta-architecture."""
 from .cca import CCA, cross_domain_exchange
 from .dndm import DNDM
 from .dse import DSE

@@ -1,5 +1,5 @@
-"""DNDM meta-architecture: day/night stems, NGS, and DSE + CCA after every ResNet stage
-(spec DNDM.md, sections Network, Losses and outputs)."""
+"""DNDM meta-architecture: day/night stems, NGS, and DSE + CCA after every ResNet stage,
+with its losses (CE, triplet, glare attention) and test embedding."""
 from __future__ import annotations
 
 import copy
@@ -155,7 +155,7 @@ class DNDM(nn.Module):
         }
 
     def _init_heads(self) -> None:
-        """Spec init: classifier N(0, 0.001), BNNeck weight N(1, 0.01), bias 0 (frozen by fast-reid)."""
+        """The release's init: classifier N(0, 0.001), BNNeck weight N(1, 0.01), bias 0 (frozen by fast-reid)."""
         nn.init.normal_(self.heads.weight, std=0.001)
         for m in self.heads.bottleneck.modules():
             if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.SyncBatchNorm)):

@@ -1,4 +1,4 @@
-"""DSE: dual-domain structure enhancement after every stage (spec DNDM.md, section DSE)."""
+"""DSE: dual-domain structure enhancement after every stage."""
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn

@@ -1,4 +1,4 @@
-"""Glare prior for NGS (spec DNDM.md, section NGS, items 1-2).
+"""Glare prior for NGS: which stem cells may hold a saturated light.
 
 The mask marks saturated light sources (headlights, street lamps) in night images. It is computed
 from the same augmented 0-255 pixels the stem sees, with correct RGB luma (the release's BGR weights
@@ -20,7 +20,7 @@ def glare_mask(raw: Tensor, threshold: float = 220.0) -> Tensor:
 
     Args:
         raw: RGB pixels on the 0-255 scale, (B, 3, H, W).
-        threshold: luma above which a pixel counts as glare (spec default 220).
+        threshold: luma above which a pixel counts as glare (220, the release's).
 
     Returns:
         (B, 1, H, W) float32 mask in {0, 1}: [Y > threshold] after a 3x3 opening. The opening drops

@@ -1,4 +1,4 @@
-"""NGS: night-domain glare suppression after the stem (spec DNDM.md, section NGS)."""
+"""NGS: night-domain glare suppression after the stem."""
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn

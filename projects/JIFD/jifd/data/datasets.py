@@ -1,5 +1,5 @@
 """VehicleX (training only), Opri (train, query, gallery) and the synthetic VeRi-, VehicleX- and
-Opri-style sets, registered in fast-reid's DATASET_REGISTRY (datasets.md).
+Opri-style sets, registered in fast-reid's DATASET_REGISTRY.
 
 Training identities and cameras are prefixed with the dataset name, so several sources in
 DATASETS.NAMES never share a label. Real VeRi-776 is fast-reid's own ``VeRi``.

@@ -1,4 +1,4 @@
-"""JIFD (spec JIFD.md): the image VAE, gradient reversal, disentanglers, domain discriminator,
+"""JIFD: the image VAE, gradient reversal, disentanglers, domain discriminator,
 MINE, ring loss, the training-only feature objectives and the JIFD meta-architecture."""
 from .disentangler import Disentangler
 from .domain import DomainDiscriminator

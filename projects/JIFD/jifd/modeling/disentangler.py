@@ -1,4 +1,4 @@
-"""Feature-level disentangler (spec JIFD.md, section 3, after DAL): one per factor
+"""Feature-level disentangler (after DAL): one per factor
 (domain-invariant, domain-specific, class-irrelevant), all with the same shape."""
 from torch import nn
 

@@ -1,4 +1,4 @@
-"""Domain discriminator behind gradient reversal (spec JIFD.md, section 3): it learns to tell
+"""Domain discriminator behind gradient reversal: it learns to tell
 the source domains apart while the features it sees learn to make that impossible. Without the
 reversal, the same network is the domain classifier of the domain-specific branch."""
 from torch import Tensor, nn

@@ -1,4 +1,4 @@
-"""The training-only feature-level objectives of JIFD (spec JIFD.md, section 3, after DAL).
+"""The training-only feature-level objectives of JIFD (after DAL).
 
 Everything here serves training and is never called at test time: the domain-specific and
 class-irrelevant disentanglers with their classifiers, the domain discriminator, the MINE

@@ -1,5 +1,5 @@
 """Gradient reversal: identity forward, gradient times -coeff backward. It lets an adversary
-and the features it judges be updated in the same optimizer step (spec JIFD.md, section 3).
+and the features it judges be updated in the same optimizer step.
 The same function with a negative coefficient scales a gradient, which balances what G learns
 from the ReID losses against its reconstruction."""
 import torch

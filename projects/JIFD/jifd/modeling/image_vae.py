@@ -1,4 +1,4 @@
-"""Image-level disentangler G (spec JIFD.md, section 2): a small convolutional VAE with a
+"""Image-level disentangler G: a small convolutional VAE with a
 spatial latent that reconstructs the normalised image. G(x) is meant to hold the
 identity-irrelevant appearance; the ReID network sees the residual x - G(x)."""
 from __future__ import annotations

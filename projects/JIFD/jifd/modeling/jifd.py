@@ -1,5 +1,5 @@
 """JIFD meta-architecture: joint image- and feature-level disentanglement for generalizable
-vehicle ReID (spec JIFD.md, sections 2-4).
+vehicle ReID.
 
 Training: x -> G -> x_r = x - G(x) -> backbone -> pool -> f -> D_di -> f_di -> BNNeck
 + classifier (CE, triplet), plus G's VAE losses and the feature-level objectives on f and
@@ -52,7 +52,7 @@ class VAELossSettings:
 def domain_labels(cfg) -> tuple[str, int]:
     """(batch key of the domain label, number of discriminator outputs) from MODEL.JIFD.DOMAIN.
 
-    Several sources: the source-dataset index; one source: the camera id (spec, section 3).
+    Several sources: the source-dataset index; one source: the camera id.
     """
     d, sources = cfg.MODEL.JIFD.DOMAIN, len(cfg.DATASETS.NAMES)
     if d.LABEL not in _DOMAIN_LABELS:

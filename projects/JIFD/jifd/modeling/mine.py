@@ -1,4 +1,4 @@
-"""MINE mutual-information estimator (spec JIFD.md, section 3): the Donsker-Varadhan bound
+"""MINE mutual-information estimator: the Donsker-Varadhan bound
 I(A; B) >= E_joint[T] - log E_marginal[exp T], with the marginal drawn by shuffling B."""
 import math
 

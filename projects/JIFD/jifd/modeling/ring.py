@@ -1,4 +1,4 @@
-"""Ring loss (Zheng et al., CVPR 2018) on the backbone feature norm (spec JIFD.md, section 3):
+"""Ring loss (Zheng et al., CVPR 2018) on the backbone feature norm:
 keeps ||f|| near a learned radius so the disentanglers see features of a stable scale."""
 import torch
 import torch.distributed as dist
