@@ -47,6 +47,16 @@ def add_vreid_config(cfg: CfgNode) -> None:
     # CPU runs: keep freed tensor memory mapped instead of returning it to the system after
     # every step: ~1.3x faster steps for ~15 % more peak RSS (glibc only; vreid/engine/cpu_heap.py).
     cfg.CPU_REUSE_MEMORY = True
+    # Resize filter of the train and test transforms (vreid/data/transforms.py): "bicubic"
+    # (fast-reid's), "lanczos" (the DNDM release's) or "bilinear".
+    cfg.INPUT.INTERPOLATION = "bicubic"
+    # Random erasing: "fastreid" (torchvision's: area 2-33 %, log-uniform aspect ratio, 10 tries)
+    # or "release" (the DNDM release's: area 2-40 %, aspect ratio uniform in [0.3, 3.33], 100 tries).
+    cfg.INPUT.REA.FORM = "fastreid"
+    # Cross-entropy of the models that build their losses with vreid.modeling.reid_losses (DNDM,
+    # JIFD): "nonzero" divides the sum by the samples whose loss is not exactly 0 (fast-reid's,
+    # which its Baseline always uses); "batch" by the batch size (the DNDM release's).
+    cfg.MODEL.LOSSES.CE.NORM = "nonzero"
 
 
 def get_cfg(projects: Sequence[ProjectSpec] | None = None) -> CfgNode:

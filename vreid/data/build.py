@@ -11,7 +11,7 @@ from fvcore.common.registry import Registry
 
 from fastreid.data import samplers as fr_samplers
 from fastreid.data.datasets import DATASET_REGISTRY
-from fastreid.data.transforms import build_transforms
+from vreid.data.transforms import build_transforms
 from fastreid.utils import comm
 
 from vreid.data.dataset import ReIDDataset, record_meta

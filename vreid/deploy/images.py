@@ -17,7 +17,7 @@ import argparse
 
 from fastreid.config import CfgNode
 from fastreid.data.data_utils import read_image
-from fastreid.data.transforms import build_transforms
+from vreid.data.transforms import build_transforms
 
 from vreid.data.loader import DeviceLoader
 from vreid.errors import UserError

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch.nn.functional as F
 from torch import Tensor
 
 from fastreid.modeling.losses import cross_entropy_loss, log_accuracy, triplet_loss
@@ -12,6 +13,7 @@ from fastreid.utils.events import get_event_storage
 from vreid.errors import UserError
 
 SUPPORTED = ("CrossEntropyLoss", "TripletLoss")
+CE_NORMS = ("nonzero", "batch")
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,7 @@ class CrossEntropySettings:
     epsilon: float  # label smoothing
     alpha: float  # fast-reid's adaptive smoothing factor
     scale: float
+    norm: str = "nonzero"  # MODEL.LOSSES.CE.NORM
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,13 @@ class ReidLossSettings:
         if unknown:
             raise UserError(f"{model_name} supports MODEL.LOSSES.NAME from {SUPPORTED}, got {unknown}")
         ce, tri = losses.CE, losses.TRI
+        if ce.NORM not in CE_NORMS:
+            raise UserError(f"MODEL.LOSSES.CE.NORM must be one of {CE_NORMS}, got {ce.NORM!r}")
+        if ce.NORM == "batch" and ce.EPSILON < 0:
+            raise UserError("MODEL.LOSSES.CE.NORM batch needs MODEL.LOSSES.CE.EPSILON >= 0 (adaptive "
+                            "smoothing, EPSILON < 0, is fast-reid's only): set NORM nonzero or EPSILON >= 0")
         return cls(
-            ce=CrossEntropySettings(ce.EPSILON, ce.ALPHA, ce.SCALE) if "CrossEntropyLoss" in losses.NAME else None,
+            ce=CrossEntropySettings(ce.EPSILON, ce.ALPHA, ce.SCALE, ce.NORM) if "CrossEntropyLoss" in losses.NAME else None,
             triplet=TripletSettings(tri.MARGIN, tri.NORM_FEAT, tri.HARD_MINING, tri.SCALE)
             if "TripletLoss" in losses.NAME else None,
         )
@@ -68,9 +76,24 @@ def reid_losses(outputs: dict[str, Tensor], targets: Tensor, settings: ReidLossS
     losses = {}
     if settings.ce is not None:
         ce = settings.ce
-        losses["loss_cls"] = ce.scale * cross_entropy_loss(outputs["cls_outputs"].float(), targets, ce.epsilon, ce.alpha)
+        losses["loss_cls"] = ce.scale * _cross_entropy(outputs["cls_outputs"].float(), targets, ce)
     if settings.triplet is not None:
         tri = settings.triplet
         losses["loss_triplet"] = tri.scale * triplet_loss(
             outputs["features"].float(), targets, tri.margin, tri.norm_feat, tri.hard_mining)
     return losses
+
+
+def _cross_entropy(logits: Tensor, targets: Tensor, ce: CrossEntropySettings) -> Tensor:
+    """fast-reid's smoothed CE ("nonzero": the sum over the samples whose loss is not exactly 0);
+    "batch" takes the plain mean over the batch instead (the DNDM release's). The two differ only
+    once some samples' loss rounds to 0, which raises fast-reid's weight on the others."""
+    if ce.norm == "nonzero":
+        return cross_entropy_loss(logits, targets, ce.epsilon, ce.alpha)
+    # Smoothing eps spread over the other classes, as fast-reid: (1 - eps) on the target.
+    log_probs = F.log_softmax(logits, dim=1)
+    nll = -log_probs.gather(1, targets.view(-1, 1)).squeeze(1)
+    if ce.epsilon == 0:
+        return nll.mean()
+    others = -log_probs.sum(dim=1) - nll
+    return ((1 - ce.epsilon) * nll + ce.epsilon / (logits.shape[1] - 1) * others).mean()

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Subset
 
 from fastreid.config import configurable
-from fastreid.data.transforms import build_transforms
+from vreid.data.transforms import build_transforms
 from fastreid.evaluation.evaluator import inference_context
 
 from vreid.data import build_train_set
