@@ -16,7 +16,8 @@ PROJECT = ProjectSpec(
     name="dnreid",
     add_config=add_dnreid_config,
     meta_architectures=("DNDM",),
-    datasets=tuple(f"{name}{protocol}" for name in ("DN348", "DNWild", "SynDN") for protocol in ("", "_D2N", "_N2D")),
+    datasets=tuple(f"{name}{protocol}" for name in ("DN348", "DNWild", "SynDN") for protocol in ("", "_D2N", "_N2D"))
+    + tuple(f"{name}_{protocol}_release" for name in ("DNWild", "SynDN") for protocol in ("D2N", "N2D")),
     samplers=(SamplerSpec("PairedIdentitySampler", blocks_of=DOMAIN.name),),
     batch_keys=(DOMAIN,),
     synthetic_layouts=(LAYOUT,),

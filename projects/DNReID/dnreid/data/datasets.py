@@ -2,6 +2,12 @@
 
 Training names: ``DN348``, ``DNWild``, ``SynDN``. Test names: ``<name>_D2N`` (day queries,
 night gallery) and ``<name>_N2D`` (night queries, day gallery), for ``DATASETS.TESTS``.
+
+``DNWild_D2N_release`` and ``DNWild_N2D_release`` (and ``SynDN_*_release``) are the protocol the
+authors' release selects checkpoints by during training, kept so its numbers can be compared
+like for like: every *test* image of the query domain against the *query list* of the other
+domain (14,964 day queries against 2,610 night images on DN-Wild). The paper's protocol ranks
+the query list against the other domain's test list.
 """
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ from fastreid.data.datasets import DATASET_REGISTRY
 from fastreid.data.datasets.bases import ImageDataset
 
 from dnreid.data.layout import DNLayout
-from dnreid.domains import DAY, DOMAIN
+from dnreid.domains import DAY, DOMAIN, DOMAINS
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +58,19 @@ class _DNProtocol(ImageDataset):
         super().__init__([], query, gallery, **kwargs)
 
 
+class _DNReleaseProtocol(ImageDataset):
+    """The release's selection protocol: queries are ``test_list_<query_domain>``, the gallery
+    is the other domain's ``query_list``."""
+
+    dataset_dir = ""
+    query_domain = ""
+
+    def __init__(self, root: str = "datasets", **kwargs):
+        layout = DNLayout(os.path.join(root, self.dataset_dir))
+        other = DOMAINS[1 - DOMAINS.index(self.query_domain)]
+        super().__init__([], layout.read("test", self.query_domain), layout.read("query", other), **kwargs)
+
+
 @DATASET_REGISTRY.register()
 class DN348(_DNTrain):
     dataset_dir = "dn348"
@@ -83,6 +102,16 @@ class DNWild_N2D(_DNProtocol):
 
 
 @DATASET_REGISTRY.register()
+class DNWild_D2N_release(_DNReleaseProtocol):
+    dataset_dir, query_domain = "dnwild", "day"
+
+
+@DATASET_REGISTRY.register()
+class DNWild_N2D_release(_DNReleaseProtocol):
+    dataset_dir, query_domain = "dnwild", "night"
+
+
+@DATASET_REGISTRY.register()
 class SynDN(_DNTrain):
     dataset_dir = "synthetic/dn"
 
@@ -94,4 +123,14 @@ class SynDN_D2N(_DNProtocol):
 
 @DATASET_REGISTRY.register()
 class SynDN_N2D(_DNProtocol):
+    dataset_dir, query_domain = "synthetic/dn", "night"
+
+
+@DATASET_REGISTRY.register()
+class SynDN_D2N_release(_DNReleaseProtocol):
+    dataset_dir, query_domain = "synthetic/dn", "day"
+
+
+@DATASET_REGISTRY.register()
+class SynDN_N2D_release(_DNReleaseProtocol):
     dataset_dir, query_domain = "synthetic/dn", "night"
