@@ -1,8 +1,9 @@
 """Which images a tool reads, with their labels: files, folders, or list files.
 
 A list file has one image per line, ``path [label]``; relative paths are relative to the list
-file's folder, blank lines and lines starting with ``#`` are skipped. The label is a word of
-the per-image batch key a project declares for the tools (``vreid.projects.label_key``; e.g.
+file's folder and must stay inside it (an absolute path names any file), blank lines and lines
+starting with ``#`` are skipped; an image named twice, by two lines or two sources, is refused.
+The label is a word of the per-image batch key a project declares for the tools (``vreid.projects.label_key``; e.g.
 a domain, ``day`` or ``night``), or its index; without such a key a line is a path alone.
 """
 from __future__ import annotations
@@ -16,10 +17,11 @@ from torch.utils.data import DataLoader, Dataset
 import argparse
 
 from fastreid.config import CfgNode
-from fastreid.data.data_utils import read_image
 from vreid.data.transforms import build_transforms
 
+from vreid.data.image_io import read_rgb
 from vreid.data.loader import DeviceLoader
+from vreid.data.paths import SeenOnce, inside
 from vreid.errors import UserError
 from vreid.projects import BatchKey, label_readers
 
@@ -73,7 +75,7 @@ def _list_file(path: str, label: int | None, key: BatchKey | None) -> list[Image
             if len(fields) > (2 if key is not None else 1):
                 raise UserError(f"{where}: expected '{line_format(key)}', got {len(fields)} fields "
                                 "(paths with spaces are not supported)")
-            image = os.path.join(base, fields[0])
+            image = fields[0] if os.path.isabs(fields[0]) else inside(base, fields[0], where)
             if not os.path.isfile(image):
                 raise UserError(f"{where}: image {image} does not exist")
             entries.append(ImageEntry(image, key.parse(fields[1], where) if len(fields) == 2 else label, where))
@@ -98,6 +100,9 @@ def read_inputs(sources: Sequence[str], label: str | None = None, key: BatchKey 
             entries.append(ImageEntry(source, value, source))
         else:
             entries += _list_file(source, value, key)
+    seen = SeenOnce()
+    for entry in entries:
+        seen.add(entry.path, entry.origin if entry.origin != entry.path else f"input {entry.path}")
     return entries
 
 
@@ -125,10 +130,8 @@ class ImageFileDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         entry = self.entries[index]
-        try:
-            image = read_image(entry.path)
-        except (OSError, ValueError) as e:
-            raise UserError(f"cannot read image {entry.path} (from {entry.origin}): {e}") from None
+        listed = entry.origin != entry.path and not os.path.isdir(entry.origin)  # a list's file:line
+        image = read_rgb(entry.path, entry.origin if listed else None)
         item = {"images": self.transform(image), "img_paths": entry.path}
         if self.label_key is not None:
             item[self.label_key] = entry.label

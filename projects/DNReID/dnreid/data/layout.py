@@ -9,6 +9,7 @@ import logging
 import os
 from collections import defaultdict
 
+from vreid.data.paths import SeenOnce, inside
 from vreid.errors import UserError
 
 from dnreid.domains import DOMAIN, DOMAINS
@@ -49,15 +50,16 @@ class DNLayout:
             raise UserError(f"DN layout incomplete: missing list {path}. {HELP}")
         label = DOMAINS.index(domain)
         folder = os.path.join(self.root, domain)
-        records = []
+        records, seen = [], SeenOnce()
         for lineno, rel in _lines(path):
+            where = f"{path}:{lineno}"
             head = rel.split("/", 1)[0]
             if "/" not in rel or not head.isdigit():
-                raise UserError(f"{path}:{lineno}: expected '<pid>/<image file>' with an integer pid, "
-                                f"got {rel!r}. {HELP}")
-            image = os.path.join(folder, rel)
+                raise UserError(f"{where}: expected '<pid>/<image file>' with an integer pid, got {rel!r}. {HELP}")
+            image = inside(folder, rel, where)
             if not os.path.isfile(image):
-                raise UserError(f"{path}:{lineno}: listed image {image} does not exist. {HELP}")
+                raise UserError(f"{where}: listed image {image} does not exist. {HELP}")
+            seen.add(image, where)
             records.append((image, int(head), label if camid is None else camid, {DOMAIN.name: label}))
         return records
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 
+from vreid.data.paths import inside
 from vreid.errors import UserError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -41,7 +42,7 @@ def read_image_folder(folder: str, pattern: re.Pattern, help_text: str) -> list[
         raise UserError(f"{folder} holds no images ({', '.join(IMAGE_EXTENSIONS)}). {help_text}")
     records = []
     for name in names:
-        path = os.path.join(folder, name)
+        path = inside(folder, name, folder)  # the core's one rule for dataset paths
         match = pattern.search(name)
         if match is None:
             raise UserError(f"{path}: file name does not match the pattern {pattern.pattern!r}. {help_text}")
