@@ -1,0 +1,146 @@
+"""The ablation runner and its statistics, with a stand-in training script (the real trainings
+run in the projects' quick-grid tests)."""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+
+from vreid.ablation import estimate, load_grid, markdown, quick_grid, run_grid, summarise
+from vreid.ablation.grid import Grid, Run
+from vreid.ablation.runner import MARKER, is_finished
+from vreid.ablation.stats import final_metrics
+from vreid.errors import UserError
+
+# Writes a fast-reid-style metrics.json (a training line, then an evaluation line) whose mAP is
+# 10 * run offset + seed, and logs each call; exits 1 when the run's opts say FAIL.
+FAKE_TRAIN = '''
+import json, os, sys
+name, seed, folder, *opts = sys.argv[1:]
+os.makedirs(folder, exist_ok=True)
+with open(os.path.join(os.path.dirname(os.path.dirname(folder)), "calls.txt"), "a") as f:
+    f.write(f"{name} {seed}\\n")
+if "FAIL" in opts:
+    print("error: the stand-in was told to fail")
+    sys.exit(1)
+offset = float(opts[opts.index("OFFSET") + 1]) if "OFFSET" in opts else 0.0
+with open(os.path.join(folder, "metrics.json"), "w") as f:
+    f.write(json.dumps({"iteration": 1, "total_loss": 1.0}) + "\\n")
+    f.write(json.dumps({"P/Rank-1": 20 + offset + 2 * int(seed), "P/mAP": 10 * offset + int(seed),
+                        "P/chance_Rank-1": 3.0, "P/chance_mAP": 5.0, "P/num_queries": 64.0,
+                        "iteration": 2}) + "\\n")
+'''
+
+
+@pytest.fixture()
+def fake(tmp_path):
+    script = tmp_path / "fake_train.py"
+    script.write_text(FAKE_TRAIN)
+
+    def command(grid: Grid, run: Run, seed: int) -> list[str]:
+        return [sys.executable, str(script), run.name, str(seed), grid.folder(run, seed), *grid.opts, *run.opts]
+    return command
+
+
+def calls(grid: Grid) -> list[str]:
+    path = Path(grid.output) / "calls.txt"
+    return path.read_text().split("\n")[:-1] if path.exists() else []
+
+
+def grid_of(tmp_path, runs, seeds=(0, 1, 2)) -> Grid:
+    return Grid(tuple(runs), tuple(seeds), str(tmp_path / "out"), reference=runs[0].name)
+
+
+def test_interval_and_paired_difference_match_scipy():
+    a, b = [31.0, 24.5, 28.0, 30.5], [29.0, 25.0, 24.0, 27.5]
+    e = estimate(a)
+    low, high = scipy_stats.t.interval(0.95, len(a) - 1, loc=np.mean(a), scale=scipy_stats.sem(a))
+    assert (e.n, e.mean) == (4, np.mean(a)) and e.sd == pytest.approx(np.std(a, ddof=1))
+    assert (e.low, e.high) == pytest.approx((low, high))
+    paired = estimate(np.subtract(a, b))
+    ci = scipy_stats.ttest_rel(a, b).confidence_interval(0.95)
+    assert (paired.low, paired.high) == pytest.approx((ci.low, ci.high))
+    single = estimate([5.0])
+    assert single.mean == 5.0 and math.isnan(single.sd) and math.isnan(single.low)
+
+
+def test_grid_runs_summarises_and_skips_finished_runs(tmp_path, fake):
+    grid = grid_of(tmp_path, [Run("ref", "a.yml"), Run("better", "a.yml", ("OFFSET", "1"))])
+    lines: list[str] = []
+    assert run_grid(grid, jobs=2, threads=1, command=fake, echo=lines.append) == []
+    assert sorted(calls(grid)) == sorted(f"{r} {s}" for r in ("ref", "better") for s in (0, 1, 2))
+    assert len(lines) == 6 and all("ETA" in line for line in lines) and lines[-1].startswith("[6/6]")
+    results = {run.name: {s: final_metrics(str(Path(grid.folder(run, s)) / "metrics.json")) for s in grid.seeds}
+               for run in grid.runs}
+    rows = summarise(results, "ref")
+    better = next(r for r in rows if r.run == "better")
+    assert better.metrics["mAP"].mean == pytest.approx(11.0)  # 10 * 1 + mean seed 1
+    diff = better.vs_reference["mAP"]  # the same +10 at every seed: a paired difference of zero width
+    assert (diff.mean, diff.low, diff.high) == pytest.approx((10.0, 10.0, 10.0))
+    assert better.chance == {"Rank-1": 3.0, "mAP": 5.0}
+    text = markdown(rows, "ref", {"P": 64})
+    assert "### P (chance rank-1 3.0 %, mAP 5.0 %, 64 queries)" in text
+    assert "| `better` | 3 | 23.0 ± 2.0 [18.0, 28.0] | 11.0 ± 1.0 [8.5, 13.5] | +1.0 [+1.0, +1.0] | +10.0 [+10.0, +10.0] |" in text
+
+    again: list[str] = []
+    run_grid(grid, jobs=2, threads=1, command=fake, echo=again.append)
+    assert again == ["6 of 6 runs already finished in " + grid.output + ": skipped"]
+    assert len(calls(grid)) == 6
+
+
+def test_unfinished_run_restarts_and_another_command_is_refused(tmp_path, fake):
+    grid = grid_of(tmp_path, [Run("ref", "a.yml")], seeds=(0, 1))
+    run_grid(grid, 1, 1, fake, echo=lambda _: None)
+    marker = Path(grid.folder(grid.runs[0], 1)) / MARKER
+    marker.write_text(json.dumps({**json.loads(marker.read_text()), "finished": False}))  # as after a kill
+    run_grid(grid, 1, 1, fake, echo=lambda _: None)
+    assert calls(grid) == ["ref 0", "ref 1", "ref 1"]
+    changed = Grid(grid.runs, grid.seeds, grid.output, opts=("OFFSET", "3"))
+    with pytest.raises(UserError, match=r"seed0 was run with another command.*delete that folder"):
+        is_finished(changed, changed.runs[0], 0, fake(changed, changed.runs[0], 0))
+
+
+def test_failed_run_is_reported_and_the_rest_go_on(tmp_path, fake):
+    grid = grid_of(tmp_path, [Run("ref", "a.yml"), Run("broken", "a.yml", ("FAIL", "1"))], seeds=(0,))
+    lines: list[str] = []
+    failed = run_grid(grid, 1, 1, fake, echo=lines.append)
+    assert [(o.run.name, o.returncode) for o in failed] == [("broken", 1)]
+    assert any("broken seed 0: FAILED (exit 1) error: the stand-in was told to fail" in line for line in lines)
+    assert is_finished(grid, grid.runs[0], 0, fake(grid, grid.runs[0], 0))
+    assert not is_finished(grid, grid.runs[1], 0, fake(grid, grid.runs[1], 0))
+
+
+def test_grid_file_and_its_quick_variant(tmp_path):
+    config = tmp_path / "a.yml"
+    config.write_text("MODEL: {}\n")
+    path = tmp_path / "grid.yml"
+    path.write_text(f"output: {tmp_path / 'out'}\nreference: b\nseeds: [0, 1, 2]\nopts: [K, 1]\n"
+                    f"runs:\n  a: {{config: {config}}}\n  b: {{config: {config}, opts: [X, [64, 64]]}}\n"
+                    f"  c: {{config: {config}}}\nquick: {{runs: [a, c], opts: [E, 1]}}\n")
+    grid = load_grid(str(path))
+    assert [r.name for r in grid.runs] == ["a", "b", "c"] and grid.runs[1].opts == ("X", "64,64")
+    quick = quick_grid(grid, str(path))
+    assert ([r.name for r in quick.runs], quick.seeds, quick.opts, quick.reference) == (["a", "c"], (0,), ("K", "1", "E", "1"), "a")
+    assert quick.output == str(tmp_path / "out" / "quick")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("output: o\nruns: {a: {config: missing.yml}}\n", r"grid.yml: run a: config file not found: missing.yml"),
+    ("output: o\nrun: {}\n", r"grid.yml: unknown grid keys \['run'\]"),
+    ("output: o\nseeds: [0, 0]\nruns: {a: {config: CFG}}\n", r"seeds \[0, 0\] repeat a seed"),
+    ("output: o\nreference: z\nruns: {a: {config: CFG}}\n", r"reference 'z' is not one of the runs"),
+    ("output: o\nruns: {a b: {config: CFG}}\n", r"run name 'a b' must be"),
+    ("runs: {a: {config: CFG}}\n", r"set 'output'"),
+])
+def test_bad_grid_files_name_file_and_key(tmp_path, text, message):
+    config = tmp_path / "a.yml"
+    config.write_text("MODEL: {}\n")
+    path = tmp_path / "grid.yml"
+    path.write_text(text.replace("CFG", str(config)))
+    with pytest.raises(UserError, match=message):
+        load_grid(str(path))

@@ -1,0 +1,162 @@
+"""Runs a grid: one training process per (run, seed), several at once, resumable.
+
+Each run's folder holds ``ablate.json`` (the command, whether it finished, its wall time) and
+``ablate.log`` (the process's output). A finished run is skipped when the grid is run again; an
+unfinished one (killed, or the machine went down) is started again with ``--resume``, so it
+continues from its last checkpoint. A folder that was run with another command is refused
+rather than mixed into the tables.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from vreid.ablation.grid import Grid, Run
+from vreid.ablation.stats import final_metrics
+from vreid.errors import UserError
+
+MARKER, LOG = "ablate.json", "ablate.log"
+TRAIN_NET = str(Path(__file__).resolve().parents[2] / "tools" / "train_net.py")
+
+Command = Callable[[Grid, Run, int], list[str]]
+
+
+def train_command(grid: Grid, run: Run, seed: int) -> list[str]:
+    """``train_net.py`` on the run's config with the grid's and the run's overrides; the seed and
+    the output folder come last, so they win."""
+    return [sys.executable, TRAIN_NET, "--config-file", run.config, "--resume", *grid.opts, *run.opts,
+            "SEED", str(seed), "OUTPUT_DIR", grid.folder(run, seed)]
+
+
+def _read_marker(folder: str) -> dict | None:
+    try:
+        with open(os.path.join(folder, MARKER), encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _write_marker(folder: str, marker: dict) -> None:
+    tmp = os.path.join(folder, MARKER + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(marker, f, indent=1)
+    os.replace(tmp, os.path.join(folder, MARKER))
+
+
+def is_finished(grid: Grid, run: Run, seed: int, command: Sequence[str]) -> bool:
+    """True for a run that finished with this command; raises for a folder another command wrote."""
+    folder = grid.folder(run, seed)
+    marker = _read_marker(folder)
+    if marker is None:
+        return False
+    if marker.get("command") != list(command[1:]):  # the interpreter may differ between machines
+        raise UserError(f"{folder} was run with another command ({' '.join(marker.get('command', []))}); "
+                        "delete that folder or give the grid another output")
+    return bool(marker.get("finished"))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    run: Run
+    seed: int
+    returncode: int
+    seconds: float
+    folder: str
+
+
+def run_one(grid: Grid, run: Run, seed: int, command: Sequence[str], threads: int) -> Outcome:
+    folder = grid.folder(run, seed)
+    os.makedirs(folder, exist_ok=True)
+    marker = {"command": list(command[1:]), "finished": False}
+    _write_marker(folder, marker)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    start = time.monotonic()
+    with open(os.path.join(folder, LOG), "a", encoding="utf-8") as log:
+        code = subprocess.run(list(command), stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+    seconds = time.monotonic() - start
+    if code == 0:
+        try:
+            final_metrics(os.path.join(folder, "metrics.json"))  # a run without an evaluation did not finish
+        except UserError as e:
+            with open(os.path.join(folder, LOG), "a", encoding="utf-8") as log:
+                log.write(f"error: {e}\n")
+            return Outcome(run, seed, 1, seconds, folder)
+        _write_marker(folder, {**marker, "finished": True, "seconds": round(seconds, 1)})
+    return Outcome(run, seed, code, seconds, folder)
+
+
+def available_memory_gib() -> float:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 2 ** 20
+    except OSError:
+        pass
+    return float("inf")
+
+
+def auto_jobs(threads_per_run: int, memory_per_run_gib: float) -> int:
+    """As many concurrent runs as the cores (``threads_per_run`` each) and memory allow."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    by_memory = int(available_memory_gib() // memory_per_run_gib)
+    return max(1, min(cores // max(1, threads_per_run), by_memory))
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def _brief(folder: str) -> str:
+    metrics = final_metrics(os.path.join(folder, "metrics.json"))
+    return ", ".join(f"{p} rank-1 {m['Rank-1']:.1f} mAP {m['mAP']:.1f}" for p, m in sorted(metrics.items()))
+
+
+def _last_error(folder: str) -> str:
+    try:
+        lines = Path(folder, LOG).read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    errors = [line for line in lines if line.startswith("error:")]
+    return (errors or lines or [""])[-1][:200]
+
+
+def run_grid(grid: Grid, jobs: int, threads: int, command: Command = train_command,
+             echo: Callable[[str], None] = print) -> list[Outcome]:
+    """Runs every unfinished (run, seed) of ``grid``, ``jobs`` at a time, each process with
+    ``threads`` threads; one line per finished run with the grid's ETA. Returns the failed ones."""
+    todo = [(run, seed, command(grid, run, seed)) for run, seed in grid.jobs()]
+    pending = [(run, seed, cmd) for run, seed, cmd in todo if not is_finished(grid, run, seed, cmd)]
+    total, skipped = len(todo), len(todo) - len(pending)
+    if skipped:
+        echo(f"{skipped} of {total} runs already finished in {grid.output}: skipped")
+    failed = []
+    done = skipped
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(run_one, grid, run, seed, cmd, threads) for run, seed, cmd in pending]
+        for future in as_completed(futures):
+            outcome = future.result()
+            done += 1
+            left = total - done
+            eta = (time.monotonic() - start) / (done - skipped) * left if left else 0.0
+            head = f"[{done}/{total}] {outcome.run.name} seed {outcome.seed}"
+            if outcome.returncode == 0:
+                echo(f"{head}: {_brief(outcome.folder)} in {_duration(outcome.seconds)}; "
+                     f"grid ETA {_duration(eta)}")
+            else:
+                failed.append(outcome)
+                echo(f"{head}: FAILED (exit {outcome.returncode}) {_last_error(outcome.folder)} "
+                     f"[{os.path.join(outcome.folder, LOG)}]; grid ETA {_duration(eta)}")
+    return failed

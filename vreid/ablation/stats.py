@@ -1,0 +1,120 @@
+"""What a grid's runs say: per run the mean and standard deviation over seeds with a 95 %
+interval of the mean, and against the reference run a paired difference over the seeds both
+finished (a seed fixes data order, initialisation and augmentation alike, so pairing removes
+that part of the noise).
+
+Intervals are Student t intervals: their half-width is 2.48 standard deviations of the runs
+with 3 seeds, 1.24 with 5; one seed gives a mean and no interval.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+from scipy import stats as scipy_stats
+
+from vreid.errors import UserError
+
+METRICS = ("Rank-1", "mAP")
+CHANCE = {m: f"chance_{m}" for m in METRICS}
+LEVEL = 0.95
+
+RunMetrics = dict[str, dict[str, float]]  # protocol -> metric -> value
+
+
+def final_metrics(path: str) -> RunMetrics:
+    """The last evaluation a run's ``metrics.json`` holds (fast-reid writes one JSON object per
+    line; evaluations are the lines with ``<protocol>/Rank-1``). The last, not the best: choosing
+    the best epoch on the test protocol would bias every run upward, the noisy ones most."""
+    last: dict = {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                record = json.loads(line)
+                if any(k.endswith("/Rank-1") for k in record):
+                    last = record
+    except OSError as e:
+        raise UserError(f"cannot read {path}: {e.strerror}") from e
+    except json.JSONDecodeError as e:
+        raise UserError(f"{path}: line {e.lineno} is not JSON; re-run that run") from e
+    if not last:
+        raise UserError(f"{path} holds no evaluation: the run never reached TEST.EVAL_PERIOD or its last epoch")
+    found: RunMetrics = {}
+    for key, value in last.items():
+        protocol, _, metric = key.rpartition("/")
+        if protocol:
+            found.setdefault(protocol, {})[metric] = float(value)
+    return found
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Mean over n values, their standard deviation and the 95 % interval of the mean (sd and
+    interval are NaN for n = 1)."""
+
+    mean: float
+    sd: float
+    low: float
+    high: float
+    n: int
+
+
+def estimate(values: Sequence[float]) -> Estimate:
+    x = np.asarray(values, dtype=np.float64)
+    if x.size == 0:
+        raise ValueError("no values")
+    mean = float(x.mean())
+    if x.size == 1:
+        return Estimate(mean, math.nan, math.nan, math.nan, 1)
+    sd = float(x.std(ddof=1))
+    half = float(scipy_stats.t.ppf(0.5 + LEVEL / 2, x.size - 1)) * sd / math.sqrt(x.size)
+    return Estimate(mean, sd, mean - half, mean + half, int(x.size))
+
+
+@dataclass(frozen=True)
+class Row:
+    """One run of the grid on one protocol."""
+
+    run: str
+    protocol: str
+    seeds: tuple[int, ...]
+    metrics: dict[str, Estimate]  # metric -> over seeds
+    chance: dict[str, float]  # metric -> the chance level of a random ranking
+    vs_reference: dict[str, Estimate] | None  # metric -> paired difference run - reference
+
+
+def _paired(results: Mapping[int, RunMetrics], reference: Mapping[int, RunMetrics], protocol: str,
+            metric: str) -> Estimate | None:
+    seeds = sorted(s for s in results if s in reference and protocol in reference[s])
+    if not seeds:
+        return None
+    return estimate([results[s][protocol][metric] - reference[s][protocol][metric] for s in seeds])
+
+
+def summarise(results: Mapping[str, Mapping[int, RunMetrics]], reference: str = "") -> list[Row]:
+    """``results[run][seed]`` -> one row per run and protocol, in the runs' order."""
+    rows = []
+    for run, by_seed in results.items():
+        if not by_seed:
+            continue
+        protocols = sorted({p for m in by_seed.values() for p in m})
+        for protocol in protocols:
+            seeds = tuple(sorted(s for s, m in by_seed.items() if protocol in m))
+            values = {metric: estimate([by_seed[s][protocol][metric] for s in seeds]) for metric in METRICS}
+            chance = {metric: by_seed[seeds[0]][protocol].get(CHANCE[metric], math.nan) for metric in METRICS}
+            paired = None
+            if reference and run != reference and results.get(reference):
+                paired = {metric: _paired(by_seed, results[reference], protocol, metric) for metric in METRICS}
+                paired = paired if all(v is not None for v in paired.values()) else None
+            rows.append(Row(run, protocol, seeds, values, chance, paired))
+    return rows
+
+
+def collect(folders: Mapping[str, Mapping[int, str]]) -> dict[str, dict[int, RunMetrics]]:
+    """``folders[run][seed]`` (finished runs' output folders) -> their final metrics."""
+    return {run: {seed: final_metrics(os.path.join(folder, "metrics.json")) for seed, folder in by_seed.items()}
+            for run, by_seed in folders.items()}
