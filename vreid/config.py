@@ -34,6 +34,10 @@ def add_vreid_config(cfg: CfgNode) -> None:
     # TEST.EVAL_PERIOD, 2 x TEST.EVAL_PERIOD, ... (0-based, as SOLVER.STEPS) and after the last.
     cfg.TEST.BEST_METRIC = "metric"
     cfg.TEST.BEST_PROTOCOL = ""
+    # Training from MODEL.WEIGHTS (not --resume) needs them to fill every model tensor, as
+    # evaluation and the tools always do; True loads what fits and keeps the rest as initialised
+    # (fine-tuning from another architecture or class count), with a warning of the counts.
+    cfg.MODEL.WEIGHTS_PARTIAL = False
     # Queries ranked at once by the evaluator; bounds its memory to CHUNK x gallery.
     cfg.TEST.CHUNK_SIZE = 256
     # DDP: set True when some parameters get no gradient in a step (e.g. an ablation).

@@ -76,3 +76,14 @@ def tool():
             run_cli(lambda: modules[name].main([str(a) for a in argv]))
         return exit_info.value.code
     return run
+
+
+@pytest.fixture(scope="session")
+def arch_cfg():
+    """Factory: (arch, *KEY VALUE) -> the small CPU config of that architecture on the tiny set."""
+    return small_cfg
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return ROOT

@@ -12,7 +12,7 @@ from torch import nn
 from fastreid.config import CfgNode
 
 from vreid.config import load_config
-from vreid.engine.checkpoint import Checkpointer, load_checkpoint_file
+from vreid.engine.checkpoint import Checkpointer, check_weights_fit, load_checkpoint_file
 from vreid.engine.trainer import Trainer
 from vreid.errors import UserError
 
@@ -69,24 +69,10 @@ def config_text(cfg: CfgNode) -> str:
     return cfg.dump()
 
 
-def _check_weights_fit(model: nn.Module, path: str, meta_arch: str) -> None:
-    """fast-reid loads a mismatched checkpoint with an INFO line and leaves random weights behind;
-    a tool would then show or export a random model, so a mismatch stops here."""
-    state = load_checkpoint_file(path)["model"]
-    state = {k.removeprefix("module."): v for k, v in state.items()}
-    expected = model.state_dict()
-    missing = sorted(k for k in expected if k not in state)
-    wrong = sorted(k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape))
-    if missing or wrong:
-        problems = [f"missing {missing[:5]}" if missing else "", f"other shapes {wrong[:5]}" if wrong else ""]
-        raise UserError(f"MODEL.WEIGHTS {path} does not fit MODEL.META_ARCHITECTURE {meta_arch} of this "
-                        f"config ({'; '.join(p for p in problems if p)}). Pass the config the weights were "
-                        "trained with (their run folder holds it as config.yaml).")
-
-
 def load_for_eval(cfg: CfgNode) -> nn.Module:
     """Build the model for MODEL.WEIGHTS and load it; the class count comes from the
-    checkpoint when the config leaves it at 0 (classifier-dependent modules need it)."""
+    checkpoint when the config leaves it at 0 (classifier-dependent modules need it). A
+    checkpoint that does not fill every tensor of the model is refused (check_weights_fit)."""
     path = cfg.MODEL.WEIGHTS
     if not path:
         raise UserError("--eval-only needs weights: add MODEL.WEIGHTS path/to/model_final.pth")
@@ -100,15 +86,14 @@ def load_for_eval(cfg: CfgNode) -> nn.Module:
         cfg.MODEL.HEADS.NUM_CLASSES = int(state["heads.weight"].shape[0])
     cfg.freeze()
     model = Trainer.build_model(cfg)
+    check_weights_fit(model, state, path, cfg.MODEL.META_ARCHITECTURE)
     Checkpointer(model).load(path)
     return model
 
 
 def load_trained_model(cfg: CfgNode) -> nn.Module:
     """Build MODEL.META_ARCHITECTURE on MODEL.DEVICE, load MODEL.WEIGHTS, switch to eval mode."""
-    model = load_for_eval(cfg)
-    _check_weights_fit(model, cfg.MODEL.WEIGHTS, cfg.MODEL.META_ARCHITECTURE)
-    return model.eval()
+    return load_for_eval(cfg).eval()
 
 
 def eval_inputs(model: nn.Module) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ from fastreid.utils.logger import setup_logger
 
 from vreid.data import build_test_loader, build_train_loader
 from vreid.engine.amp import AMPStepTrainer, autocast_dtype
-from vreid.engine.checkpoint import Checkpointer
+from vreid.engine.checkpoint import Checkpointer, check_weights_fit, load_checkpoint_file, weights_fit
 from vreid.engine.fast_paths import apply_fast_paths
 from vreid.engine.finite import FiniteStepTrainer
 from vreid.engine.hooks import replace_fastreid_hooks
@@ -98,8 +98,18 @@ class Trainer(DefaultTrainer):
         return keep_evaluations(replace_fastreid_hooks(self, super().build_hooks()))
 
     def resume_or_load(self, resume: bool = True) -> None:
-        """fast-reid's, plus the best selection number so far, so model_best stays the best."""
-        checkpoint = self.checkpointer.resume_or_load(self.cfg.MODEL.WEIGHTS, resume=resume)
+        """fast-reid's, plus the best selection number so far, so model_best stays the best.
+        Starting from MODEL.WEIGHTS, they must fill the whole model unless MODEL.WEIGHTS_PARTIAL."""
+        weights = self.cfg.MODEL.WEIGHTS
+        if weights and not (resume and self.checkpointer.has_checkpoint()):
+            state = load_checkpoint_file(weights)["model"]
+            if self.cfg.MODEL.WEIGHTS_PARTIAL:
+                missing, other = weights_fit(self.model, state)
+                logger.warning(f"MODEL.WEIGHTS_PARTIAL: {weights} leaves {len(missing)} tensors missing and "
+                               f"{len(other)} of another shape at their initial values")
+            else:
+                check_weights_fit(self.model, state, weights, self.cfg.MODEL.META_ARCHITECTURE, fine_tune=True)
+        checkpoint = self.checkpointer.resume_or_load(weights, resume=resume)
         if resume and self.checkpointer.has_checkpoint():
             self.start_epoch = checkpoint.get("epoch", -1) + 1
             self.best_metric = checkpoint.get("best_metric", self.best_metric)
