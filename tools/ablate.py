@@ -21,6 +21,7 @@ from vreid.ablation import (as_json, auto_jobs, collect, grid_from_args, load_gr
                             run_grid, summarise)
 from vreid.ablation.grid import Grid
 from vreid.ablation.runner import is_finished, train_command
+from vreid.config import load_config
 from vreid.engine import run_cli
 from vreid.errors import UserError
 
@@ -41,6 +42,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--memory-per-run", type=float, default=4.0, metavar="GiB",
                         help="memory one run needs, for --jobs auto (default 4)")
     parser.add_argument("--report-only", action="store_true", help="write the tables of the finished runs, run nothing")
+    parser.add_argument("--check", action="store_true", help="check every run's config and overrides, run nothing")
     return parser.parse_args(argv)
 
 
@@ -66,6 +68,16 @@ def build_grid(args: argparse.Namespace) -> Grid:
             raise UserError(f"--reference {args.reference} is not one of the runs {[r.name for r in grid.runs]}")
         changes["reference"] = args.reference
     return replace(grid, **changes)
+
+
+def check_configs(grid: Grid) -> None:
+    """Every run's config with its overrides, loaded as train_net.py will load it, so a mistyped
+    key stops the grid before its first training rather than hours into it."""
+    for run in grid.runs:
+        try:
+            load_config(run.config, [*grid.opts, *run.opts])
+        except UserError as e:
+            raise UserError(f"run {run.name}: {e}") from None
 
 
 def jobs_and_threads(args: argparse.Namespace) -> tuple[int, int]:
@@ -102,6 +114,10 @@ def write_tables(grid: Grid) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     grid = build_grid(args)
+    check_configs(grid)
+    if args.check:
+        print(f"{len(grid.runs)} runs x {len(grid.seeds)} seeds -> {grid.output}: every config loads")
+        return 0
     failed = []
     if not args.report_only:
         jobs, threads = jobs_and_threads(args)
