@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -59,6 +60,11 @@ class ReidLossSettings:
         )
 
 
+def at_least_float32(t: Tensor) -> Tensor:
+    """float16/bfloat16 up to float32; float32 and float64 as they are."""
+    return t.to(torch.promote_types(t.dtype, torch.float32))
+
+
 def in_trainer() -> bool:
     """True inside fast-reid's EventStorage (the trainer); unit tests and tools have none."""
     try:
@@ -70,17 +76,17 @@ def in_trainer() -> bool:
 
 def reid_losses(outputs: dict[str, Tensor], targets: Tensor, settings: ReidLossSettings) -> dict[str, Tensor]:
     """CE on the head's logits and triplet on its features, in float32 so autocast does not
-    round them; logs the training accuracy when a trainer is running."""
+    round them (float64 stays float64); logs the training accuracy when a trainer is running."""
     if in_trainer():
         log_accuracy(outputs["pred_class_logits"].detach(), targets)
     losses = {}
     if settings.ce is not None:
         ce = settings.ce
-        losses["loss_cls"] = ce.scale * _cross_entropy(outputs["cls_outputs"].float(), targets, ce)
+        losses["loss_cls"] = ce.scale * _cross_entropy(at_least_float32(outputs["cls_outputs"]), targets, ce)
     if settings.triplet is not None:
         tri = settings.triplet
         losses["loss_triplet"] = tri.scale * triplet_loss(
-            outputs["features"].float(), targets, tri.margin, tri.norm_feat, tri.hard_mining)
+            at_least_float32(outputs["features"]), targets, tri.margin, tri.norm_feat, tri.hard_mining)
     return losses
 
 

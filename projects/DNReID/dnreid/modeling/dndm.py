@@ -15,7 +15,7 @@ from fastreid.modeling.heads import build_heads
 from fastreid.modeling.meta_arch import META_ARCH_REGISTRY
 
 from vreid.errors import UserError
-from vreid.modeling.reid_losses import ReidLossSettings, reid_losses
+from vreid.modeling.reid_losses import ReidLossSettings, at_least_float32, reid_losses
 
 from dnreid.domains import DAY, DOMAIN, NIGHT
 
@@ -171,8 +171,8 @@ class DNDM(nn.Module):
         return (raw - self.pixel_mean) / self.pixel_std
 
     def forward(self, batched_inputs: dict) -> dict[str, Tensor] | Tensor:
-        """Training: the loss dict. Eval: the TEST_FEAT embedding (B, FEAT_DIM), float32, not
-        normalised (the cosine evaluator normalises)."""
+        """Training: the loss dict. Eval: the TEST_FEAT embedding (B, FEAT_DIM), float32 (float64
+        for a float64 model), not normalised (the cosine evaluator normalises)."""
         raw, domains, layout = self._inputs(batched_inputs)
         paired = self.training and self._is_paired(layout)
         x, aux = self.body(self.preprocess_image(raw), raw, domains, layout, paired)
@@ -180,7 +180,7 @@ class DNDM(nn.Module):
             targets = batched_inputs["targets"].to(self.device)
             return self.losses(self.heads(x, targets), targets, aux, domains)
         feat = self.heads(x) if self.test_feat == "bn" else self.heads.pool_layer(x)[..., 0, 0]
-        return feat.float()
+        return at_least_float32(feat)
 
     @torch.no_grad()
     def forward_maps(self, batched_inputs: dict) -> dict[str, Tensor]:

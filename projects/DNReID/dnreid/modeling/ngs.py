@@ -60,9 +60,9 @@ def glare_attention_loss(
 
     "double_sigmoid" (release default) uses s = sigmoid on top of A, which lies in [0.5, 1);
     "single" uses s = identity. With a single-domain batch the present term alone is returned.
-    Computed in float32 with softplus forms; no host sync (mask weighting instead of indexing).
+    Computed in float32 (float64 for a float64 model) with softplus forms; no host sync (mask weighting instead of indexing).
     """
-    a = attention.float().flatten(1)
+    a = attention.to(torch.promote_types(attention.dtype, torch.float32)).flatten(1)
     if formulation == "double_sigmoid":
         day_pix = F.softplus(a)  # -log(1 - sigmoid(a))
         night_pix = F.softplus(-a)  # -log(sigmoid(a))
