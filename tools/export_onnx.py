@@ -21,6 +21,7 @@ from vreid.deploy import (add_model_arguments, eval_inputs, export_onnx, load_to
 from vreid.deploy.onnx_export import deployment_metadata, input_size, require
 from vreid.engine import run_cli
 from vreid.errors import UserError
+from vreid.outputs import check_output_file, writing
 from vreid.projects import batch_keys, installed_projects
 
 
@@ -38,13 +39,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     for module in ("onnx", "onnxruntime"):  # missing: say so before minutes of work, not after
         require(module)
+    check_output_file(args.output, "--output")
     cfg = load_tool_config(args.config_file, args.opts, device="cpu")
     height, width = input_size(cfg)
     model = load_trained_model(cfg)
     keys, declared = eval_inputs(model), batch_keys(installed_projects())
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    inputs = export_onnx(model, keys, args.output, height, width, deployment_metadata(cfg, keys, declared), declared,
-                         not args.no_progress)
+    with writing(args.output, "the ONNX graph"):
+        inputs = export_onnx(model, keys, args.output, height, width, deployment_metadata(cfg, keys, declared),
+                             declared, not args.no_progress)
     diff = max_abs_diff(args.output, model, keys, height, width, declared, progress=not args.no_progress)
     print(f"{cfg.MODEL.META_ARCHITECTURE} -> {args.output}: inputs {', '.join(inputs)} at {height}x{width}, "
           f"dynamic batch; max abs diff onnxruntime vs PyTorch: {diff:.2e}")

@@ -17,7 +17,7 @@ import argparse
 
 from vreid.deploy import (FeatureFile, add_label_argument, add_model_arguments, label_argument, load_tool_config,
                           load_trained_model, read_inputs, save_features)
-from vreid.deploy.feature_file import check_npy_path
+from vreid.deploy.feature_file import check_npy_path, file_sha256
 from vreid.deploy.features import embed_images
 from vreid.deploy.images import line_format
 from vreid.deploy.model import config_text, move_overrides
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     feats = embed_images(cfg, model, entries, key, progress=not args.no_progress)
     index = save_features(args.output, FeatureFile(
         feats.numpy(), [e.path for e in entries], [e.label for e in entries], cfg.TEST.METRIC,
-        cfg.MODEL.META_ARCHITECTURE, config_text(cfg)), key)
+        cfg.MODEL.META_ARCHITECTURE, config_text(cfg), file_sha256(cfg.MODEL.WEIGHTS)), key)
     print(f"{feats.shape[0]} features of dimension {feats.shape[1]} -> {args.output} (index: {index})")
     return 0
 

@@ -15,6 +15,7 @@ import os
 from vreid.deploy import (add_label_argument, label_argument, load_features, load_tool_config, load_trained_model,
                           read_inputs, results_table, search)
 from vreid.deploy.features import embed_images
+from vreid.deploy.feature_file import check_same_weights
 from vreid.deploy.images import line_format
 from vreid.deploy.model import config_from_text, move_overrides
 from vreid.engine import run_cli
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
                             f"{cfg.MODEL.META_ARCHITECTURE}: distances between them mean nothing")
     else:
         cfg = config_from_text(gallery.config, args.opts, args.features)
+    check_same_weights(gallery, cfg.MODEL.WEIGHTS, args.features)
     queries = read_inputs(args.query, label_argument(args, key), key)
     feats = embed_images(cfg, load_trained_model(cfg), queries, key, not args.no_progress, desc="queries").numpy()
     if feats.shape[1] != gallery.features.shape[1]:

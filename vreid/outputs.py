@@ -1,0 +1,50 @@
+"""Output paths checked before the work that fills them, and write failures as one line.
+
+A tool that embeds thousands of images and then finds its --output under a regular file, or a
+training run that cannot create OUTPUT_DIR, should say so first, in one line naming the path
+and the option, not after minutes of work in an OSError traceback.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import Iterator
+
+from vreid.errors import UserError
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or type(error).__name__
+
+
+def ensure_folder(folder: str, what: str) -> None:
+    """Create ``folder`` (and parents) or say why not; ``what`` names the option or key."""
+    ancestor = os.path.abspath(folder)
+    while not os.path.exists(ancestor) and os.path.dirname(ancestor) != ancestor:
+        ancestor = os.path.dirname(ancestor)
+    if not os.path.isdir(ancestor):
+        raise UserError(f"{what} {folder}: cannot create this folder, {ancestor} is a file; choose another")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{what} {folder}: cannot create this folder ({_reason(e)}); choose another") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"{what} {folder}: this folder is not writable; choose another")
+
+
+def check_output_file(path: str, what: str) -> None:
+    """Before the work: ``path`` can be written as a file (its folder exists or can be made)."""
+    if os.path.isdir(path):
+        raise UserError(f"{what} {path} is a folder; name a file (e.g. {os.path.join(path, 'out')}...)")
+    ensure_folder(os.path.dirname(os.path.abspath(path)), what)
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise UserError(f"{what} {path}: the file exists and is not writable; choose another")
+
+
+@contextmanager
+def writing(path: str, what: str) -> Iterator[None]:
+    """OSError (a full disk, a quota, a vanished folder) while writing ``path`` as one line."""
+    try:
+        yield
+    except OSError as e:
+        raise UserError(f"cannot write {what} {path}: {_reason(e)}; is the disk full or the folder gone?") from None
