@@ -59,6 +59,8 @@ class EpochEvalHook(hooks.EvalHook):
             self.trainer.checkpointer.save("model_best", epoch=self.trainer.epoch, best_metric=value)
 
     def after_train(self):
+        # Never evaluates: after_train runs in a ``finally``, so fast-reid's final evaluation
+        # here also ran after a crash in the last epoch and logged metrics of a failed run.
         del self._func  # a closure over the trainer (fast-reid's reason)
 
 

@@ -94,6 +94,16 @@ class Trainer(DefaultTrainer):
         self.cfg = cfg
         self.register_hooks(self.build_hooks())
 
+    def train(self):
+        """fast-reid's loop; ``completed`` says to the hooks' after_train, which runs in a
+        ``finally``, whether the last epoch ended (its hooks included) or training failed."""
+        self.completed = False
+        return super().train()
+
+    def after_epoch(self) -> None:
+        super().after_epoch()
+        self.completed = self.epoch >= self.max_epoch - 1
+
     def build_hooks(self) -> list:
         return keep_evaluations(replace_fastreid_hooks(self, super().build_hooks()))
 

@@ -18,8 +18,11 @@ class EpochEndWriter(hooks.PeriodicWriter):
             super().after_step()
 
     def after_train(self) -> None:
-        for writer in self._writers:
-            writer.write()
+        # A failed run (see Trainer.completed) keeps metrics.json at its last complete epoch:
+        # the half epoch before the crash is no result, and the log already shows its losses.
+        if getattr(self.trainer, "completed", True):
+            for writer in self._writers:
+                writer.write()
         super().after_train()
 
 
