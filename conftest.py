@@ -4,12 +4,21 @@ vreid/engine/cpu_heap.py), so CPU training tests run at the speed of real CPU tr
 shared fixtures, the tiny synthetic data set and small CPU configs."""
 from __future__ import annotations
 
+import importlib.util
+import math
 import os
+from pathlib import Path
 
 import pytest
+import torch
 
+import vreid  # noqa: F401  (fast-reid compat first)
+from fastreid.engine import hooks
+from fastreid.engine.train_loop import HookBase, TrainerBase
 from vreid.config import get_cfg
 from vreid.engine.cpu_heap import is_glibc, reuse_freed_memory
+
+ROOT = Path(__file__).resolve().parent
 
 
 def pytest_configure(config) -> None:
@@ -17,14 +26,11 @@ def pytest_configure(config) -> None:
         reuse_freed_memory()
 
 
-
 @pytest.fixture(scope="session")
-def data_root(tmp_path_factory) -> str:
-    """The `tiny` synthetic preset, generated once per session; FASTREID_DATASETS points at it."""
-    from vreid.synthetic import generate
-
+def datasets_dir(tmp_path_factory) -> str:
+    """The session's one data root, which every synthetic-data fixture writes its layouts into
+    (so FASTREID_DATASETS, which points at it, suits them all)."""
     root = str(tmp_path_factory.mktemp("datasets"))
-    generate(root, preset="tiny", seed=0)
     previous = os.environ.get("FASTREID_DATASETS")
     os.environ["FASTREID_DATASETS"] = root
     yield root
@@ -32,6 +38,39 @@ def data_root(tmp_path_factory) -> str:
         os.environ.pop("FASTREID_DATASETS", None)
     else:
         os.environ["FASTREID_DATASETS"] = previous
+
+
+@pytest.fixture(scope="session")
+def data_root(datasets_dir) -> str:
+    """The `tiny` synthetic preset of the installed projects' layouts, generated once per
+    session; FASTREID_DATASETS points at it."""
+    from vreid.synthetic import generate
+
+    generate(datasets_dir, preset="tiny", seed=0)
+    return datasets_dir
+
+
+def _load_tool(name: str):
+    spec = importlib.util.spec_from_file_location(f"tool_{name}", ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def run_tool():
+    """run_tool("search", *argv) -> exit code, through run_cli as on the command line."""
+    from vreid.engine import run_cli
+
+    modules = {}
+
+    def run(name: str, *argv) -> int:
+        if name not in modules:
+            modules[name] = _load_tool(name)
+        with pytest.raises(SystemExit) as exit_info:
+            run_cli(lambda: modules[name].main([str(a) for a in argv]))
+        return exit_info.value.code
+    return run
 
 
 @pytest.fixture(scope="session")
@@ -65,3 +104,90 @@ def make_small_bot_cfg(output_dir: str, config: str = "bot.yml", **overrides):
     for key, value in overrides.items():
         cfg.merge_from_list([key, value])
     return cfg
+
+
+ITERS_PER_EPOCH = 3  # of the schedule loop
+
+
+class _RecordRates(HookBase):
+    def before_step(self):
+        self.trainer.rates.append([g["lr"] for g in self.trainer.optimizer.param_groups])
+
+
+class _Saves:
+    """Stands for the Checkpointer: records what would be saved."""
+
+    def __init__(self):
+        self.saved = []
+
+    def save(self, name, **state):
+        self.saved.append((name, state["epoch"], state["best_metric"]))
+
+
+class ScheduleLoop(TrainerBase):
+    """fast-reid's epoch loop with its LRScheduler hook and the toolkit's schedulers, evaluation
+    and checkpoint hooks, and no model or data: the step does nothing, so each recorded rate is
+    exactly what the schedule set; ``test`` returns ``scores[epoch]`` as (Rank-1, metric) for the
+    first protocol and swapped for the others."""
+
+    best_metric = -math.inf
+
+    def __init__(self, cfg, base_lrs=(1.0, 10.0), scores=None):
+        from vreid.engine import Trainer
+        from vreid.engine.hooks import replace_fastreid_hooks
+
+        super().__init__()
+        self.max_epoch, self.model, self.scores, self.evaluated = cfg.SOLVER.MAX_EPOCH, None, scores, []
+        self.checkpointer = _Saves()
+        self.cfg = Trainer.scale_warmup(cfg, ITERS_PER_EPOCH)
+        params = [torch.nn.Parameter(torch.zeros(1)) for _ in base_lrs]
+        self.optimizer = torch.optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(params, base_lrs)])
+        self.scheduler = Trainer.build_lr_scheduler(self.cfg, self.optimizer, ITERS_PER_EPOCH)
+        self.warmup_iters, self.delay_epochs = self.cfg.SOLVER.WARMUP_ITERS, self.cfg.SOLVER.DELAY_EPOCHS
+        self.grad_scaler, self.rates = None, []
+        self.register_hooks([hooks.LRScheduler(self.optimizer, self.scheduler), _RecordRates()])
+        if scores is not None:
+            fastreid_hooks = [hooks.EvalHook(cfg.TEST.EVAL_PERIOD, None),
+                              hooks.PeriodicCheckpointer(self.checkpointer, cfg.SOLVER.CHECKPOINT_PERIOD)]
+            self.register_hooks(replace_fastreid_hooks(self, fastreid_hooks))
+
+    def test(self, cfg, model):
+        self.evaluated.append(self.epoch)
+        rank1, mean = self.scores[self.epoch]
+        first, *others = cfg.DATASETS.TESTS
+        return {first: {"Rank-1": rank1, "metric": mean},
+                **{name: {"Rank-1": mean, "metric": rank1} for name in others}}
+
+    def run_step(self):
+        self.optimizer.step()  # no gradients: changes nothing, keeps torch's order check quiet
+
+    def run(self, start_epoch: int = 0) -> list[list[float]]:
+        """The learning rate of every iteration, per parameter group."""
+        self.train(start_epoch, self.cfg.SOLVER.MAX_EPOCH, ITERS_PER_EPOCH)
+        return self.rates
+
+
+@pytest.fixture(scope="session")
+def schedule_loop():
+    """ScheduleLoop(cfg, base_lrs=(1.0, 10.0), scores=None): a train loop of ITERS_PER_EPOCH
+    iterations an epoch that runs the config's schedule, evaluation and checkpoint hooks."""
+    return ScheduleLoop
+
+
+def dndm_release(epoch: int) -> float:
+    """The DNDM release's rate: (e + 1) / 10 for 10 epochs, 1 to epoch 20, x0.1 to 50, x0.01 after."""
+    if epoch < 10:
+        return (epoch + 1) / 10
+    return 0.1 ** ((epoch >= 20) + (epoch >= 50))
+
+
+def bot_release(epoch: int, iteration: int, warmup_iters: int) -> float:
+    """BoT's: linear warm-up from 0.01 over 10 epochs (per iteration here), x0.1 at 40 and 70."""
+    warm = 0.01 + 0.99 * iteration / warmup_iters if iteration < warmup_iters else 1.0
+    return warm * 0.1 ** ((epoch >= 40) + (epoch >= 70))
+
+
+@pytest.fixture(scope="session")
+def release_schedules():
+    """(dndm_release(epoch), bot_release(epoch, iteration, warmup_iters)): the papers' rates."""
+    return dndm_release, bot_release

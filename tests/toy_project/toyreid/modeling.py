@@ -1,0 +1,55 @@
+"""Step 4: a meta-architecture registered in fast-reid's META_ARCH_REGISTRY, on fast-reid's
+conventions: ``@configurable`` with ``from_config``, raw 0-255 pixels normalised in
+``preprocess_image``, a dict of losses in training and the embedding in eval."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from fastreid.config import configurable
+from fastreid.modeling.heads import build_heads
+from fastreid.modeling.losses import cross_entropy_loss, triplet_loss
+from fastreid.modeling.meta_arch import META_ARCH_REGISTRY
+
+
+def _stages(widths: list[int]) -> nn.Sequential:
+    """3x3 stride-2 conv, BN, ReLU per width: 64x64 pixels become an 8x8 map with three."""
+    layers, previous = [], 3
+    for width in widths:
+        layers += [nn.Conv2d(previous, width, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(width),
+                   nn.ReLU(inplace=True)]
+        previous = width
+    return nn.Sequential(*layers)
+
+
+@META_ARCH_REGISTRY.register()
+class ToyNet(nn.Module):
+    """Conv stages, then fast-reid's EmbeddingHead (pooling, BNNeck, classifier), trained with
+    label-smoothed cross-entropy and hard-mined triplet loss as BoT."""
+
+    @configurable
+    def __init__(self, *, backbone: nn.Module, heads: nn.Module, pixel_mean: list[float], pixel_std: list[float],
+                 ce_epsilon: float, triplet_margin: float):
+        super().__init__()
+        self.backbone, self.heads = backbone, heads
+        self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(pixel_std).view(1, -1, 1, 1), persistent=False)
+        self.ce_epsilon, self.triplet_margin = ce_epsilon, triplet_margin
+
+    @classmethod
+    def from_config(cls, cfg) -> dict:
+        return {"backbone": _stages([*cfg.MODEL.TOY.CHANNELS, cfg.MODEL.BACKBONE.FEAT_DIM]),
+                "heads": build_heads(cfg), "pixel_mean": cfg.MODEL.PIXEL_MEAN, "pixel_std": cfg.MODEL.PIXEL_STD,
+                "ce_epsilon": cfg.MODEL.LOSSES.CE.EPSILON, "triplet_margin": cfg.MODEL.LOSSES.TRI.MARGIN}
+
+    def preprocess_image(self, batched_inputs: dict) -> torch.Tensor:
+        return (batched_inputs["images"] - self.pixel_mean) / self.pixel_std  # the batch stays raw
+
+    def forward(self, batched_inputs: dict) -> dict[str, torch.Tensor] | torch.Tensor:
+        features = self.backbone(self.preprocess_image(batched_inputs))
+        if not self.training:
+            return self.heads(features)
+        targets = batched_inputs["targets"]
+        outputs = self.heads(features, targets)
+        return {"loss_cls": cross_entropy_loss(outputs["cls_outputs"], targets, self.ce_epsilon),
+                "loss_triplet": triplet_loss(outputs["features"], targets, self.triplet_margin, False, True)}
