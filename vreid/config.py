@@ -13,6 +13,15 @@ from fastreid.config import get_cfg as _fastreid_cfg
 from vreid.errors import UserError
 from vreid.projects import ProjectSpec, resolve
 
+# Keys whose value must be one of a few words, checked when a config is loaded (not at the first
+# step or evaluation that reads them). Projects declare theirs in their add_config hook.
+_CHOICES: dict[str, tuple[str, ...]] = {}
+
+
+def declare_choices(key: str, choices: Sequence[str]) -> None:
+    """``key`` (dotted) may only take one of ``choices``; check_config enforces it."""
+    _CHOICES[key] = tuple(choices)
+
 
 def add_vreid_config(cfg: CfgNode) -> None:
     """Keys that fast-reid lacks and every project here uses."""
@@ -51,9 +60,43 @@ def add_vreid_config(cfg: CfgNode) -> None:
     # CPU runs: keep freed tensor memory mapped instead of returning it to the system after
     # every step: ~1.3x faster steps for ~15 % more peak RSS (glibc only; vreid/engine/cpu_heap.py).
     cfg.CPU_REUSE_MEMORY = True
+    declare_choices("SOLVER.AMP.DTYPE", ("float16", "bfloat16"))
+    declare_choices("TEST.METRIC", ("cosine", "euclidean"))
+    declare_choices("SOLVER.WARMUP_UNIT", ("iter", "epoch"))
+
+
+def _value(cfg: CfgNode, key: str):
+    node = cfg
+    for part in key.split("."):
+        if not isinstance(node, CfgNode) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+_MISSING = object()
+
+
+def check_config(cfg: CfgNode) -> None:
+    """Values that would fail only later (a ZeroDivisionError in the sampler, a ValueError at the
+    first step or evaluation) fail here, with the key and what it may be."""
+    for key, choices in _CHOICES.items():
+        value = _value(cfg, key)
+        if value is not _MISSING and value not in choices:
+            raise UserError(f"{key} {value!r} is not one of {', '.join(choices)}; set one of them")
+    if cfg.DATALOADER.NUM_INSTANCE < 1:
+        raise UserError(f"DATALOADER.NUM_INSTANCE must be at least 1 (images of each identity in a batch), "
+                        f"got {cfg.DATALOADER.NUM_INSTANCE}")
+    if cfg.SOLVER.IMS_PER_BATCH < cfg.DATALOADER.NUM_INSTANCE:
+        raise UserError(f"SOLVER.IMS_PER_BATCH {cfg.SOLVER.IMS_PER_BATCH} is smaller than DATALOADER.NUM_INSTANCE "
+                        f"{cfg.DATALOADER.NUM_INSTANCE}: a batch must hold at least one identity's images")
     # Resize filter of the train and test transforms (vreid/data/transforms.py): "bicubic"
     # (fast-reid's), "lanczos" (the DNDM release's) or "bilinear".
     cfg.INPUT.INTERPOLATION = "bicubic"
+    # Decode JPEGs at the smallest DCT scale (1/2, 1/4, 1/8) that still covers the first resize
+    # (INPUT.SIZE_TRAIN / SIZE_TEST): 4K crops decode several times faster; see
+    # tools/benchmark_io.py for the pixel difference after the resize.
+    cfg.INPUT.DRAFT_DECODE = True
     # Random erasing: "fastreid" (torchvision's: area 2-33 %, log-uniform aspect ratio, 10 tries)
     # or "release" (the DNDM release's: area 2-40 %, aspect ratio uniform in [0.3, 3.33], 100 tries).
     cfg.INPUT.REA.FORM = "fastreid"
@@ -72,6 +115,30 @@ def get_cfg(projects: Sequence[ProjectSpec] | None = None) -> CfgNode:
     for spec in resolve(projects):
         spec.add_config(cfg)
     return cfg
+
+
+def _base_of(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            base = (yaml.safe_load(f) or {}).get("_BASE_")
+    except yaml.YAMLError as e:
+        raise UserError(f"cannot read config {path}: {str(e).splitlines()[0]}") from None
+    except AttributeError:  # the file is YAML but not a mapping
+        raise UserError(f"config {path} is not a mapping of KEY: value") from None
+    return os.path.join(os.path.dirname(path), base) if base else ""
+
+
+def check_bases(config_file: str) -> None:
+    """The _BASE_ chain exists and ends: fast-reid recurses into a cycle (RecursionError) and
+    opens a missing base with a bare FileNotFoundError."""
+    chain, path = [config_file], _base_of(config_file)
+    while path:
+        if not os.path.isfile(path):
+            raise UserError(f"{chain[-1]}: _BASE_ {path} does not exist; fix the _BASE_ line")
+        if any(os.path.samefile(path, seen) for seen in chain):
+            raise UserError(f"_BASE_ cycle: {' -> '.join([*chain, path])}; one of them must not inherit")
+        chain.append(path)
+        path = _base_of(path)
 
 
 def _config_chain(path: str) -> Iterable[str]:
@@ -93,6 +160,7 @@ def load_config(config_file: str = "", opts: Sequence[str] = (),
     if config_file:
         if not os.path.isfile(config_file):
             raise UserError(f"config file not found: {config_file}")
+        check_bases(config_file)
         try:
             cfg.merge_from_file(config_file)
         except KeyError as e:
@@ -114,4 +182,5 @@ def load_config(config_file: str = "", opts: Sequence[str] = (),
             raise UserError(f"unknown config key {key} on the command line") from None
         except ValueError as e:
             raise UserError(f"bad command-line override: {e}") from None
+    check_config(cfg)
     return cfg

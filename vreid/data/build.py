@@ -91,6 +91,17 @@ def BalancedIdentitySampler(cfg, dataset, mini_batch_size: int, seed: int | None
     return _identity_sampler(fr_samplers.BalancedIdentitySampler, cfg, dataset, mini_batch_size, seed)
 
 
+def draft_size(cfg, is_train: bool) -> tuple[int, int] | None:
+    """(width, height) that JPEGs may be decoded down to: the first resize of fast-reid's
+    transforms (INPUT.SIZE_TRAIN or SIZE_TEST; a single value resizes the shorter side to it,
+    which a square draft also covers). None when INPUT.DRAFT_DECODE is off or nothing resizes."""
+    size = cfg.INPUT.SIZE_TRAIN if is_train else cfg.INPUT.SIZE_TEST
+    if not cfg.INPUT.DRAFT_DECODE or not size or size[0] <= 0:
+        return None
+    height, width = (size[0], size[0]) if len(size) == 1 else (size[0], size[1])
+    return int(width), int(height)
+
+
 def build_train_set(cfg, projects: Sequence[ProjectSpec] | None = None) -> ReIDDataset:
     """Training records of every dataset in DATASETS.NAMES; the per-source batch keys the
     projects declare hold the index of the record's dataset there, so multi-source models know
@@ -104,7 +115,7 @@ def build_train_set(cfg, projects: Sequence[ProjectSpec] | None = None) -> ReIDD
         records += [(*r[:3], {**record_meta(r), **dict.fromkeys(keys, source)}) for r in data.train]
     if not records:
         raise UserError(f"DATASETS.NAMES {tuple(cfg.DATASETS.NAMES)} hold no training images")
-    return ReIDDataset(records, build_transforms(cfg, is_train=True), relabel=True)
+    return ReIDDataset(records, build_transforms(cfg, is_train=True), relabel=True, draft=draft_size(cfg, True))
 
 
 def _seed_worker(worker_id: int) -> None:
@@ -147,7 +158,8 @@ def build_test_loader(cfg, dataset_name: str) -> tuple[DeviceLoader, int]:
     data = get_dataset(dataset_name, cfg)
     if comm.is_main_process():
         data.show_test()
-    test_set = ReIDDataset(data.query + data.gallery, build_transforms(cfg, is_train=False))
+    test_set = ReIDDataset(data.query + data.gallery, build_transforms(cfg, is_train=False),
+                           draft=draft_size(cfg, False))
     mini_batch = max(1, cfg.TEST.IMS_PER_BATCH // comm.get_world_size())
     loader = DataLoader(
         test_set,

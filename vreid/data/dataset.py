@@ -20,13 +20,16 @@ class ReIDDataset(Dataset):
     ``batch["domains"]`` with no side channel.
 
     With ``relabel`` (training), pids and camids are mapped to 0..N-1 over the sorted set.
+    ``draft`` (width, height) lets JPEGs decode at a reduced scale that still covers the size
+    the transform resizes to first (``vreid.data.image_io.read_rgb``).
     """
 
     def __init__(self, records: Sequence[Record], transform: Callable | None = None,
-                 relabel: bool = False):
+                 relabel: bool = False, draft: tuple[int, int] | None = None):
         self.img_items = list(records)
         self.transform = transform
         self.relabel = relabel
+        self.draft = draft
         self.pids = sorted({r[1] for r in self.img_items}, key=str)
         self.cams = sorted({r[2] for r in self.img_items}, key=str)
         self.pid_dict = {p: i for i, p in enumerate(self.pids)}
@@ -42,7 +45,7 @@ class ReIDDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         record = self.img_items[index]
         path, pid, camid = record[:3]
-        img = read_rgb(path)
+        img = read_rgb(path, draft=self.draft)
         if self.transform is not None:
             img = self.transform(img)
         if self.relabel:

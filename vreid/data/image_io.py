@@ -16,11 +16,18 @@ from vreid.errors import UserError
 
 # Transparent pixels are laid over the ImageNet pixel mean, which normalises to 0: "no signal".
 TRANSPARENT_FILL = (124, 116, 104)
+ORIENTATION_TAG = 0x0112
 _WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 
 
-def read_rgb(path: str, origin: str | None = None) -> Image.Image:
-    """``path`` decoded in full, EXIF orientation applied, as RGB.
+def read_rgb(path: str, origin: str | None = None, draft: tuple[int, int] | None = None) -> Image.Image:
+    """``path`` decoded, EXIF orientation applied, as RGB.
+
+    With ``draft`` (width, height), a JPEG is decoded at the smallest DCT scale (1/2, 1/4, 1/8)
+    whose image still covers that size, upright, in both sides: a transform that resizes to it
+    next then starts from fewer pixels, and a 4K crop decodes several times faster (see
+    ``tools/benchmark_io.py`` for how much that changes the resized pixels). Other formats are
+    decoded in full.
 
     Raises:
         UserError: the file is missing, empty, truncated or not an image; names ``path`` and,
@@ -28,6 +35,8 @@ def read_rgb(path: str, origin: str | None = None) -> Image.Image:
     """
     try:
         with Image.open(path) as image:
+            if draft is not None and image.format == "JPEG":
+                image.draft(None, _stored_size(image, draft))
             image.load()  # decode now: a truncated file fails here, not later in a transform
             return to_rgb(ImageOps.exif_transpose(image))
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as e:
@@ -35,6 +44,12 @@ def read_rgb(path: str, origin: str | None = None) -> Image.Image:
         reason = str(e).replace(str(path), "").strip(" :'\"") or type(e).__name__
         raise UserError(f"cannot read image {path}{where}: {reason}; replace or remove it "
                         f"(python tools/check_dataset.py lists every bad file at once)") from None
+
+
+def _stored_size(image: Image.Image, upright: tuple[int, int]) -> tuple[int, int]:
+    """The size ``upright`` as the file stores it: EXIF orientations 5-8 turn the image by 90
+    degrees, so the stored width becomes the upright height."""
+    return upright[::-1] if image.getexif().get(ORIENTATION_TAG, 1) in (5, 6, 7, 8) else upright
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

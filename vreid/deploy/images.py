@@ -3,25 +3,25 @@
 A list file has one image per line, ``path [label]``; relative paths are relative to the list
 file's folder and must stay inside it (an absolute path names any file), blank lines and lines
 starting with ``#`` are skipped; an image named twice, by two lines or two sources, is refused.
-The label is a word of the per-image batch key a project declares for the tools (``vreid.projects.label_key``; e.g.
-a domain, ``day`` or ``night``), or its index; without such a key a line is a path alone.
+The label is a word of the per-image batch key a project declares for the tools
+(``vreid.projects.label_key``; e.g. a domain, ``day`` or ``night``), or its index; without such
+a key a line is a path alone.
 """
 from __future__ import annotations
 
+import argparse
 import os
 from dataclasses import dataclass
 from typing import Sequence
 
+from fastreid.config import CfgNode
 from torch.utils.data import DataLoader, Dataset
 
-import argparse
-
-from fastreid.config import CfgNode
-from vreid.data.transforms import build_transforms
-
+from vreid.data.build import draft_size
 from vreid.data.image_io import read_rgb
 from vreid.data.loader import DeviceLoader
 from vreid.data.paths import SeenOnce, inside
+from vreid.data.transforms import build_transforms
 from vreid.errors import UserError
 from vreid.projects import BatchKey, label_readers
 
@@ -118,11 +118,13 @@ def require_labels(entries: Sequence[ImageEntry], meta_arch: str, key: BatchKey)
 
 
 class ImageFileDataset(Dataset):
-    """The test-time view of each image (fast-reid's resize, raw 0-255 pixels) and its metadata."""
+    """The test-time view of each image (fast-reid's resize, raw 0-255 pixels, decoded as the
+    evaluator decodes it) and its metadata."""
 
     def __init__(self, entries: Sequence[ImageEntry], cfg: CfgNode, label_key: str | None):
         self.entries = list(entries)
         self.transform = build_transforms(cfg, is_train=False)
+        self.draft = draft_size(cfg, is_train=False)
         self.label_key = label_key
 
     def __len__(self) -> int:
@@ -131,7 +133,7 @@ class ImageFileDataset(Dataset):
     def __getitem__(self, index: int) -> dict:
         entry = self.entries[index]
         listed = entry.origin != entry.path and not os.path.isdir(entry.origin)  # a list's file:line
-        image = read_rgb(entry.path, entry.origin if listed else None)
+        image = read_rgb(entry.path, entry.origin if listed else None, self.draft)
         item = {"images": self.transform(image), "img_paths": entry.path}
         if self.label_key is not None:
             item[self.label_key] = entry.label
