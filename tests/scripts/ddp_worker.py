@@ -1,16 +1,13 @@
-"""Run by test_distributed.py: trains in 2 gloo processes; each saves its parameters and the
-first batches its own training loader draws."""
+"""Trains in 2 gloo processes; each saves its parameters and the first batches its own training
+loader draws. The projects come by discovery, as in tools/train_net.py (the core's tests set
+VREID_PROJECTS to the toy's; the projects' tests run it with theirs installed)."""
 import sys
 
 import torch
 
-import dnreid  # noqa: F401
-import jifd  # noqa: F401
 from vreid.config import load_config
 from vreid.data import build_train_loader
 from vreid.engine import Trainer, launch
-
-BATCH_KEYS = ("targets", "domains", "sources", "img_paths")
 
 
 def main(config_file: str, out_dir: str, opts: list) -> None:
@@ -22,7 +19,7 @@ def main(config_file: str, out_dir: str, opts: list) -> None:
     trainer.train()
     params = {k: v.detach().cpu() for k, v in trainer.model.module.named_parameters()}
     loader = iter(build_train_loader(cfg))
-    batches = [{k: b[k] for k in BATCH_KEYS if k in b} for b in (next(loader) for _ in range(3))]
+    batches = [{k: v for k, v in b.items() if k != "images"} for b in (next(loader) for _ in range(3))]
     torch.save({"params": params, "iter": trainer.iter, "batches": batches},
                f"{out_dir}/rank{comm.get_rank()}.pt")
 
