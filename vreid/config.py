@@ -60,7 +60,24 @@ def add_vreid_config(cfg: CfgNode) -> None:
     # CPU runs: keep freed tensor memory mapped instead of returning it to the system after
     # every step: ~1.3x faster steps for ~15 % more peak RSS (glibc only; vreid/engine/cpu_heap.py).
     cfg.CPU_REUSE_MEMORY = True
+    # Resize filter of the train and test transforms (vreid/data/transforms.py): "bicubic"
+    # (fast-reid's), "lanczos" (the DNDM release's) or "bilinear".
+    cfg.INPUT.INTERPOLATION = "bicubic"
+    # Decode JPEGs at the smallest DCT scale (1/2, 1/4, 1/8) that still covers the first resize
+    # (INPUT.SIZE_TRAIN / SIZE_TEST): 4K crops decode several times faster; see
+    # tools/benchmark_io.py for the pixel difference after the resize.
+    cfg.INPUT.DRAFT_DECODE = True
+    # Random erasing: "fastreid" (torchvision's: area 2-33 %, log-uniform aspect ratio, 10 tries)
+    # or "release" (the DNDM release's: area 2-40 %, aspect ratio uniform in [0.3, 3.33], 100 tries).
+    cfg.INPUT.REA.FORM = "fastreid"
+    # Cross-entropy of the models that build their losses with vreid.modeling.reid_losses (DNDM,
+    # JIFD): "nonzero" divides the sum by the samples whose loss is not exactly 0 (fast-reid's,
+    # which its Baseline always uses); "batch" by the batch size (the DNDM release's).
+    cfg.MODEL.LOSSES.CE.NORM = "nonzero"
     declare_choices("SOLVER.AMP.DTYPE", ("float16", "bfloat16"))
+    declare_choices("INPUT.INTERPOLATION", ("bicubic", "lanczos", "bilinear"))
+    declare_choices("INPUT.REA.FORM", ("fastreid", "release"))
+    declare_choices("MODEL.LOSSES.CE.NORM", ("nonzero", "batch"))
     declare_choices("TEST.METRIC", ("cosine", "euclidean"))
     declare_choices("SOLVER.WARMUP_UNIT", ("iter", "epoch"))
 
@@ -90,20 +107,6 @@ def check_config(cfg: CfgNode) -> None:
     if cfg.SOLVER.IMS_PER_BATCH < cfg.DATALOADER.NUM_INSTANCE:
         raise UserError(f"SOLVER.IMS_PER_BATCH {cfg.SOLVER.IMS_PER_BATCH} is smaller than DATALOADER.NUM_INSTANCE "
                         f"{cfg.DATALOADER.NUM_INSTANCE}: a batch must hold at least one identity's images")
-    # Resize filter of the train and test transforms (vreid/data/transforms.py): "bicubic"
-    # (fast-reid's), "lanczos" (the DNDM release's) or "bilinear".
-    cfg.INPUT.INTERPOLATION = "bicubic"
-    # Decode JPEGs at the smallest DCT scale (1/2, 1/4, 1/8) that still covers the first resize
-    # (INPUT.SIZE_TRAIN / SIZE_TEST): 4K crops decode several times faster; see
-    # tools/benchmark_io.py for the pixel difference after the resize.
-    cfg.INPUT.DRAFT_DECODE = True
-    # Random erasing: "fastreid" (torchvision's: area 2-33 %, log-uniform aspect ratio, 10 tries)
-    # or "release" (the DNDM release's: area 2-40 %, aspect ratio uniform in [0.3, 3.33], 100 tries).
-    cfg.INPUT.REA.FORM = "fastreid"
-    # Cross-entropy of the models that build their losses with vreid.modeling.reid_losses (DNDM,
-    # JIFD): "nonzero" divides the sum by the samples whose loss is not exactly 0 (fast-reid's,
-    # which its Baseline always uses); "batch" by the batch size (the DNDM release's).
-    cfg.MODEL.LOSSES.CE.NORM = "nonzero"
 
 
 def get_cfg(projects: Sequence[ProjectSpec] | None = None) -> CfgNode:

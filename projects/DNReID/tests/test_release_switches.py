@@ -162,3 +162,16 @@ def test_paired_epoch_is_the_larger_domain_over_half_the_batch(data_root, small_
     domains = [r[3]["domains"] for r in loader.dataset.img_items]
     n = max(domains.count(0), domains.count(1))
     assert loader.iters_per_epoch == n // (cfg.SOLVER.IMS_PER_BATCH // 2)
+
+
+def test_a_training_batch_with_the_release_forms(data_root, small_dndm_cfg, tmp_path):
+    """The train loader under Base-DNDM's release filter and erasing yields a normal batch."""
+    cfg = small_dndm_cfg(str(tmp_path), **{"INPUT.INTERPOLATION": "lanczos", "INPUT.REA.FORM": "release",
+                                            "INPUT.REA.PROB": 1.0})
+    batch = next(iter(build_train_loader(cfg)))
+    images = batch["images"]
+    assert images.shape == (cfg.SOLVER.IMS_PER_BATCH, 3, 64, 64)
+    # Every image has an erased block filled with the pixel mean.
+    mean = torch.tensor(cfg.INPUT.REA.VALUE).view(1, 3, 1, 1)
+    filled = (images == mean).all(dim=1).flatten(1).sum(dim=1)
+    assert bool((filled >= 0.02 * 64 * 64 * 0.5).all())
