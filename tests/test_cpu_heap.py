@@ -1,4 +1,5 @@
 """CPU_REUSE_MEMORY: a freed activation-sized block is reused without page-faulting it in again."""
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -45,30 +46,32 @@ def test_switch_applies_only_on_cpu_runs(monkeypatch):
     from vreid.config import get_cfg
 
     for device, switch, expected in [("cpu", True, 1), ("cpu", False, 0), ("cuda", True, 0)]:
-        cfg = get_cfg()
+        cfg = get_cfg(projects=())
         cfg.MODEL.DEVICE, cfg.CPU_REUSE_MEMORY = device, switch
         calls.clear()
         fast_paths.configure_process(cfg)
         assert len(calls) == expected, (device, switch)
 
 
-# Three DNDM training steps on a fixed batch; prints the losses.
+# Three training steps of the toy project's model on a fixed batch, large enough that its
+# activations are the mmap-sized blocks heap reuse keeps; prints the losses. No project is
+# discovered (VREID_PROJECTS empty): the toy is given explicitly.
 TRAIN = """
 import sys, torch
-import dnreid
+from toyreid import PROJECT
 from fastreid.solver import build_optimizer
 from fastreid.utils.events import EventStorage
 from vreid.benchmark import synthetic_batch
 from vreid.config import load_config
 from vreid.engine import Trainer
 from vreid.engine.fast_paths import configure_process
-cfg = load_config("configs/synthetic/dndm.yml", ["MODEL.DEVICE", "cpu", "CPU_REUSE_MEMORY", sys.argv[1],
-                  "INPUT.SIZE_TRAIN", "[64,64]", "SOLVER.IMS_PER_BATCH", "16", "MODEL.HEADS.NUM_CLASSES", "8"])
+cfg = load_config("tests/toy_project/configs/toy.yml", ["CPU_REUSE_MEMORY", sys.argv[1], "INPUT.SIZE_TRAIN",
+                  "[128,128]", "SOLVER.IMS_PER_BATCH", "64", "MODEL.HEADS.NUM_CLASSES", "16"], projects=(PROJECT,))
 configure_process(cfg)
 torch.manual_seed(0)
 model = Trainer.build_model(cfg).train()
 optimizer, _ = build_optimizer(cfg, model, contiguous=False)
-batch = synthetic_batch(cfg, 16, train=True)
+batch = synthetic_batch(cfg, 64, train=True)
 with EventStorage():
     for _ in range(3):
         loss = sum(model(batch).values())
@@ -81,6 +84,7 @@ with EventStorage():
 
 def test_reuse_leaves_training_arithmetic_unchanged():
     root = Path(__file__).resolve().parents[1]
-    losses = [subprocess.run([sys.executable, "-c", TRAIN, switch], cwd=root, capture_output=True,
+    env = {**os.environ, "VREID_PROJECTS": "", "PYTHONPATH": str(root / "tests" / "toy_project")}
+    losses = [subprocess.run([sys.executable, "-c", TRAIN, switch], cwd=root, capture_output=True, env=env,
                              text=True, check=True).stdout.split() for switch in ("True", "False")]
     assert len(losses[0]) == 3 and losses[0] == losses[1]  # bitwise, not approximately
