@@ -1,0 +1,99 @@
+#!/usr/bin/env python
+"""Write a resized copy of registered datasets (or folders) under a new data root.
+
+    python tools/prepare_dataset.py --datasets Opri --output /data/small --longer-side 320
+    python tools/prepare_dataset.py --config-file configs/jifd/jifd_veri2opri.yml --output /data/small
+    FASTREID_DATASETS=/data/small python tools/train_net.py --config-file configs/jifd/jifd_veri2opri.yml
+
+The copy keeps the dataset's folder tree, file names and list files, so every loader reads it
+unchanged; images are scaled so the longer side is at most --longer-side (never enlarged), in
+--workers processes. Interrupted, it resumes: finished files are skipped.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from tqdm import tqdm
+
+from vreid.config import load_config
+from vreid.data.build import data_root, get_dataset
+from vreid.data.prepare import copy_others, plan, run_jobs
+from vreid.engine import run_cli
+from vreid.errors import UserError
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config-file", default="", help="copy the config's DATASETS.NAMES and DATASETS.TESTS")
+    parser.add_argument("--datasets", nargs="+", default=[], metavar="NAME", help="registered dataset names")
+    parser.add_argument("--folder", default="", metavar="DIR", help="a folder below the data root, or any folder")
+    parser.add_argument("--output", required=True, metavar="ROOT", help="the new data root")
+    parser.add_argument("--longer-side", type=int, default=320, help="longest image side in the copy (default 320)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="resizing processes")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
+    args = parser.parse_args(argv)
+    if not (args.config_file or args.datasets or args.folder):
+        parser.error("give --config-file, --datasets or --folder")
+    if args.longer_side < 16:
+        parser.error("--longer-side must be at least 16")
+    return args
+
+
+def dataset_folders(names: list[str], config_file: str, opts: list[str]) -> list[Path]:
+    """The folder below the data root that holds each dataset: the common folder of its images."""
+    cfg = load_config(config_file, opts)
+    folders = []
+    for name in names or [*cfg.DATASETS.NAMES, *cfg.DATASETS.TESTS]:
+        dataset = get_dataset(name, cfg)
+        paths = [r[0] for split in ("train", "query", "gallery") for r in getattr(dataset, split, None) or []]
+        if not paths:
+            raise UserError(f"dataset {name} lists no images")
+        folders.append(Path(os.path.commonpath([os.path.abspath(p) for p in paths])))
+    return folders
+
+
+def target_of(folder: Path, root: Path, output: Path) -> Path:
+    """Where ``folder`` goes in the copy: at the same place below the new root."""
+    try:
+        return output / folder.resolve().relative_to(root.resolve())
+    except ValueError:
+        return output / folder.name
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    root, output = Path(data_root()), Path(args.output)
+    folders = [Path(args.folder)] if args.folder else []
+    if args.config_file or args.datasets:
+        folders += dataset_folders(args.datasets, args.config_file, args.opts)
+    folders = [f for i, f in enumerate(folders) if f.resolve() not in {g.resolve() for g in folders[:i]}]
+    images, others = [], []
+    for folder in folders:
+        found = plan(folder, target_of(folder, root, output))
+        images += found[0]
+        others += found[1]
+    copy_others(others)
+    counts, errors = {"written": 0, "skipped": 0}, []
+    bar = tqdm(total=len(images), desc="resizing", unit="img", disable=args.no_progress)
+    for outcome in run_jobs(images, args.longer_side, args.workers):
+        if outcome in counts:
+            counts[outcome] += 1
+        else:
+            errors.append(outcome)
+        bar.update()
+    bar.close()
+    for leftover in output.rglob("*.part"):  # of an interrupted run whose image is now complete or gone
+        leftover.unlink()
+    for line in errors:
+        print(line)
+    print(f"{len(images)} images -> {output} (longer side <= {args.longer_side}): {counts['written']} written, "
+          f"{counts['skipped']} already there, {len(errors)} unreadable; {len(others)} other files copied. "
+          f"Train on it with FASTREID_DATASETS={output}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
