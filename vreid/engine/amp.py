@@ -7,6 +7,7 @@ import time
 import torch
 
 from vreid.engine.finite import FiniteStepTrainer
+from vreid.errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -15,7 +16,7 @@ def autocast_dtype(device: torch.device, requested: str) -> torch.dtype | None:
     """The autocast dtype to use, or None for fp32: CPU has no fast float16 path."""
     dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16}.get(requested)
     if dtype is None:
-        raise ValueError(f"SOLVER.AMP.DTYPE must be float16 or bfloat16, got {requested!r}")
+        raise UserError(f"SOLVER.AMP.DTYPE {requested!r} is not one of float16, bfloat16; set one of them")
     if device.type == "cpu" and dtype == torch.float16:
         logger.warning("SOLVER.AMP with float16 is not supported on CPU; training in fp32. "
                        "Set SOLVER.AMP.DTYPE bfloat16 for mixed precision on CPU.")

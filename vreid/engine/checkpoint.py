@@ -152,10 +152,22 @@ class Checkpointer(_FastreidCheckpointer):
                                  f"({', '.join(bad[:3])}); {ADVICE}")
         self.logger.info(f"Saving checkpoint to {path}")
         os.makedirs(self.save_dir, exist_ok=True)
-        _atomic_write(path, lambda f: torch.save(data, f))
+        _saving(path, lambda f: torch.save(data, f))
         self.tag_last_checkpoint(basename)
 
     def tag_last_checkpoint(self, last_filename_basename: str) -> None:
         path = os.path.join(self.save_dir, "last_checkpoint")
-        _atomic_write(path, lambda f: f.write(last_filename_basename.encode()))
+        _saving(path, lambda f: f.write(last_filename_basename.encode()))
+
+
+def _saving(path: str, write) -> None:
+    """_atomic_write, with a failed write as one line: torch.save on a full disk raises
+    ``RuntimeError: ... enforce fail``, which names neither the file nor the cause. The previous
+    checkpoint stays in place (the temp file is removed)."""
+    try:
+        _atomic_write(path, write)
+    except (OSError, RuntimeError) as e:
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise UserError(f"cannot write checkpoint {path} ({type(e).__name__}: {reason}); the disk may be full: "
+                        f"free space in {os.path.dirname(path) or '.'} or set another OUTPUT_DIR, then --resume") from None
 

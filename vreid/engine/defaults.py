@@ -16,6 +16,7 @@ from fastreid.utils.logger import setup_logger
 from vreid.config import load_config
 from vreid.engine.fast_paths import configure_process
 from vreid.errors import UserError, one_line
+from vreid.outputs import ensure_folder
 from vreid.projects import installed_projects
 
 DEBUG_ENV = "VREID_DEBUG"
@@ -38,6 +39,8 @@ def setup(args: argparse.Namespace):
     process."""
     cfg = load_config(args.config_file, args.opts)
     cfg.freeze()
+    if comm.is_main_process() and cfg.OUTPUT_DIR:
+        ensure_folder(cfg.OUTPUT_DIR, "OUTPUT_DIR")  # default_setup's mkdir fails with a traceback
     default_setup(cfg, args)
     configure_process(cfg)
     for name in ("vreid", *(p.name for p in installed_projects())):  # default_setup sets up fast-reid's only

@@ -17,7 +17,9 @@ from fastreid.solver import build_optimizer
 from fastreid.utils import comm
 from fastreid.utils.logger import setup_logger
 
+from vreid.config import check_config
 from vreid.data import build_test_loader, build_train_loader
+from vreid.data.build import get_dataset
 from vreid.engine.amp import AMPStepTrainer, autocast_dtype
 from vreid.engine.checkpoint import Checkpointer, check_weights_fit, load_checkpoint_file, weights_fit
 from vreid.engine.fast_paths import apply_fast_paths
@@ -31,6 +33,7 @@ from vreid.evaluation.evaluator import ReidEvaluator
 from vreid.evaluation.extra import run_extra_evaluations
 from vreid.evaluation.table import results_table
 from vreid.modeling.pretrained import check_pretrained
+from vreid.outputs import ensure_folder
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +45,19 @@ def resolve_device(cfg) -> torch.device:
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", comm.get_local_rank())
     return device
+
+
+def check_test_sets(cfg) -> None:
+    """Every DATASETS.TESTS entry has queries and a gallery (reading its lists is cheap)."""
+    for name in cfg.DATASETS.TESTS:
+        _check_test_set(name, get_dataset(name, cfg))
+
+
+def _check_test_set(name: str, data) -> None:
+    for part in ("query", "gallery"):
+        if not getattr(data, part):
+            raise UserError(f"test set {name} (DATASETS.TESTS) has no {part} images: its {part} list or folder is "
+                            "empty; fill it (datasets/README.md) or remove the set from DATASETS.TESTS")
 
 
 class Trainer(DefaultTrainer):
@@ -59,9 +75,11 @@ class Trainer(DefaultTrainer):
         TrainerBase.__init__(self)
         if not logging.getLogger("fastreid").isEnabledFor(logging.INFO):
             setup_logger()
+        check_config(cfg)
         device = resolve_device(cfg)
         if comm.is_main_process() and cfg.OUTPUT_DIR:
-            os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)  # fast-reid writes config.yaml there
+            ensure_folder(cfg.OUTPUT_DIR, "OUTPUT_DIR")  # fast-reid writes config.yaml there
+        check_test_sets(cfg)  # an empty query list fails now, not at the first evaluation
         data_loader = self.build_train_loader(cfg)
         cfg = self.auto_scale_hyperparams(cfg, data_loader.dataset.num_classes)
         self.iters_per_epoch = data_loader.iters_per_epoch
@@ -164,7 +182,10 @@ class Trainer(DefaultTrainer):
 
     @classmethod
     def build_test_loader(cls, cfg, dataset_name):
-        return build_test_loader(cfg, dataset_name)
+        loader, num_query = build_test_loader(cfg, dataset_name)
+        if num_query == 0 or num_query == len(loader.dataset):  # torch.cat() of no features otherwise
+            _check_test_set(dataset_name, get_dataset(dataset_name, cfg))
+        return loader, num_query
 
     @classmethod
     def build_evaluator(cls, cfg, dataset_name, output_dir=None):

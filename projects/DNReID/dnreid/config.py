@@ -1,6 +1,18 @@
 """DNDM's config keys, with the paper's (release's) defaults. Every ablation is a switch here."""
 from fastreid.config import CfgNode as CN
 
+from vreid.config import declare_choices
+
+# Checked when a config loads, not first at the model build, the first step or evaluation.
+CHOICES = {
+    "MODEL.DNDM.STEM_POOL": ("padded", "ceil"),
+    "MODEL.DNDM.GEM": ("release", "fastreid"),
+    "MODEL.DNDM.TEST_FEAT": ("bn", "pool"),
+    "MODEL.DNDM.NGS.LOSS_FORM": ("double_sigmoid", "single"),
+    "MODEL.DNDM.NGS.INIT": ("nonnegative", "pytorch"),
+    "MODEL.DNDM.CCA.INIT": ("release", "pytorch"),
+}
+
 
 def add_dnreid_config(cfg: CN) -> None:
     cfg.MODEL.DNDM = CN()
@@ -31,3 +43,5 @@ def add_dnreid_config(cfg: CN) -> None:
     cfg.MODEL.DNDM.CCA.TRAIN_SCALE = 0.05
     # Projection P_k init: "release" (N(0, 0.001)) or "pytorch" (nn.Linear's default).
     cfg.MODEL.DNDM.CCA.INIT = "release"
+    for key, choices in CHOICES.items():
+        declare_choices(key, choices)
