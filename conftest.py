@@ -7,6 +7,8 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,41 @@ def data_root(datasets_dir) -> str:
 
     generate(datasets_dir, preset="tiny", seed=0)
     return datasets_dir
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    """A checkpoint and the config that builds its model, as a user hands them to a tool."""
+
+    config: str
+    weights: str
+
+    def args(self, weights: str | None = None) -> list[str]:
+        """The trailing part of a tool's command line (``weights``: another checkpoint)."""
+        return ["--config-file", self.config, "MODEL.WEIGHTS", weights or self.weights]
+
+
+@pytest.fixture(scope="session")
+def saved_models(tmp_path_factory) -> Callable:
+    """Factory: saved_models(build) -> get(name, seed=0), which saves the randomly initialised
+    model of ``build(name, seed, output_dir) -> (cfg, model)`` once per session. The saved config
+    has MODEL.HEADS.NUM_CLASSES 0, as a training config does: the tools read it from the checkpoint."""
+    def cache(build: Callable) -> Callable[..., SavedModel]:
+        folder, saved = tmp_path_factory.mktemp("models"), {}
+
+        def get(name: str, seed: int = 0) -> SavedModel:
+            if (name, seed) not in saved:
+                torch.manual_seed(seed)
+                cfg, model = build(name, seed, str(folder / "run"))
+                weights = folder / f"{name}_{seed}.pth"
+                torch.save({"model": model.state_dict()}, weights)
+                cfg.MODEL.HEADS.NUM_CLASSES = 0
+                config = folder / f"{name}.yaml"
+                config.write_text(cfg.dump())
+                saved[name, seed] = SavedModel(str(config), str(weights))
+            return saved[name, seed]
+        return get
+    return cache
 
 
 def _load_tool(name: str):
@@ -191,3 +228,29 @@ def bot_release(epoch: int, iteration: int, warmup_iters: int) -> float:
 def release_schedules():
     """(dndm_release(epoch), bot_release(epoch, iteration, warmup_iters)): the papers' rates."""
     return dndm_release, bot_release
+
+
+@pytest.fixture
+def exported_onnx(run_tool, tmp_path, capsys) -> Callable:
+    """exported_onnx(saved) -> (cfg, model, input keys, onnxruntime session): the model exported
+    by tools/export_onnx.py, its graph checked to take the model's eval inputs, raw 0-255 images
+    at any batch size."""
+    import onnx
+    import onnxruntime as ort
+
+    from vreid.deploy import eval_inputs, load_tool_config, load_trained_model
+
+    def export(saved: SavedModel):
+        path = tmp_path / "model.onnx"
+        assert run_tool("export_onnx", "--output", path, "--atol", 1e-4, "--no-progress", *saved.args()) == 0
+        assert "max abs diff onnxruntime vs PyTorch" in capsys.readouterr().out
+        cfg = load_tool_config(saved.config, ["MODEL.WEIGHTS", saved.weights])
+        model = load_trained_model(cfg)
+        keys = eval_inputs(model)
+        graph = onnx.load(path)
+        assert [i.name for i in graph.graph.input] == list(keys)
+        shape = graph.graph.input[0].type.tensor_type.shape.dim
+        assert [d.dim_param or d.dim_value for d in shape] == ["batch", 3, *cfg.INPUT.SIZE_TEST]
+        assert "raw 0-255" in {p.key: p.value for p in graph.metadata_props}["images"]
+        return cfg, model, keys, ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return export

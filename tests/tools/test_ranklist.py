@@ -1,5 +1,5 @@
-"""Rank lists: the per-query ranking agrees with the evaluator, and the drawn borders follow the
-ground truth of the protocol's records."""
+"""Rank lists through the core alone, on the toy project's set: the per-query ranking agrees with
+the evaluator, and the drawn borders follow the ground truth of the protocol's records."""
 import json
 import math
 from pathlib import Path
@@ -23,13 +23,13 @@ def border_colours(png, grid, row, col):
 
 
 def pid_of(path: str) -> int:
-    """Ground truth from the DN layout itself: <domain>/<pid>/<image>."""
-    return int(Path(path).parent.name)
+    """Ground truth from the toy layout's file names themselves: <pid>_c<cam>_<n>.jpg."""
+    return int(Path(path).name.split("_")[0])
 
 
-def test_ranklist_borders_follow_ground_truth(data_root, saved_model, run_tool, tmp_path, capsys):
+def test_ranklist_borders_follow_ground_truth(toy_root, saved_model, run_tool, tmp_path, capsys):
     out = tmp_path / "best.png"
-    code = run_tool("visualize", "ranklist", "--protocol", "SynDN_D2N", "--select", "best", "--num", 4,
+    code = run_tool("visualize", "ranklist", "--protocol", "ToyReID", "--select", "best", "--num", 4,
                     "--topk", 6, "--output", out, "--no-progress", *saved_model("Baseline").args())
     assert code == 0, capsys.readouterr().err
     rows = [RankRow(**row) for row in json.loads(out.with_suffix(".json").read_text())]
@@ -39,7 +39,7 @@ def test_ranklist_borders_follow_ground_truth(data_root, saved_model, run_tool, 
     seen = set()
     for r, row in enumerate(rows):
         assert border_colours(png, grid, r, 0) == {QUERY}
-        assert "/day/" in row.query_path and all("/night/" in g for g in row.gallery_paths)  # Day -> Night
+        assert "/image_query/" in row.query_path and all("/image_test/" in g for g in row.gallery_paths)
         distances = [float(c[0].split()[-1]) for c in row.gallery_captions]
         assert distances == sorted(distances) and len(distances) == 6
         for c, gallery in enumerate(row.gallery_paths, start=1):
@@ -90,8 +90,8 @@ def test_best_worst_and_chosen_queries():
         choose_queries(ranked, ["nope.jpg"], paths)
 
 
-def test_unknown_protocol_is_a_clear_error(data_root, saved_model, run_tool, capsys):
-    code = run_tool("visualize", "ranklist", "--protocol", "SynDN_X2Y", "--no-progress",
+def test_unknown_protocol_is_a_clear_error(toy_root, saved_model, run_tool, capsys):
+    code = run_tool("visualize", "ranklist", "--protocol", "ToyReID_X", "--no-progress",
                     *saved_model("Baseline").args())
     err = capsys.readouterr().err
-    assert code == 2 and "unknown dataset 'SynDN_X2Y'" in err and "Traceback" not in err
+    assert code == 2 and "unknown dataset 'ToyReID_X'" in err and "Traceback" not in err
