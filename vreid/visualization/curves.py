@@ -1,6 +1,6 @@
 """Training curves from a run's metrics.json, fast-reid's JSONWriter output (one JSON object per
 line, each with its "iteration"): losses, learning rate, the evaluations' rank-1 and mAP, and
-JIFD's disentanglement probe."""
+probe metrics (``probe/*``) a project's extra evaluation logs."""
 from __future__ import annotations
 
 import json
@@ -54,7 +54,7 @@ def _chance_key(key: str) -> str:
 
 
 def _is_probe_accuracy(key: str) -> bool:
-    """A disentanglement probe's accuracy (JIFD); its chance level is drawn with it."""
+    """A probe accuracy, ``probe/<name>_acc``; its chance level ``probe/chance_<name>_acc`` is drawn with it."""
     return key.startswith("probe/") and key.endswith("_acc") and not key.startswith("probe/chance_")
 
 
