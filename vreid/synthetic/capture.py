@@ -10,6 +10,7 @@ from PIL import Image, ImageFilter
 
 from vreid.synthetic.camera import CameraStyle, background, colour_response
 from vreid.synthetic.identity import VehicleIdentity
+from vreid.synthetic.look import DEFAULT_LOOK, Look
 from vreid.synthetic.night import apply_night
 from vreid.synthetic.render import render_vehicle, view_aspect
 
@@ -43,8 +44,8 @@ def _perspective_coefficients(quad: np.ndarray, width: int, height: int) -> tupl
 
 
 def capture(vid: VehicleIdentity, view: str, mirrored: bool, night: bool, style: CameraStyle,
-            rng: np.random.Generator, size: int) -> bytes:
-    """JPEG bytes of `vid` seen from `view` by a camera of `style`."""
+            rng: np.random.Generator, size: int, look: Look = DEFAULT_LOOK) -> bytes:
+    """JPEG bytes of `vid` seen from `view` by a camera of `style`, rendered with the preset's `look`."""
     frame = size * SUPERSAMPLE
     vehicle, lamps = render_vehicle(vid, view, frame)
     aspect = view_aspect(vid, view)
@@ -63,12 +64,17 @@ def capture(vid: VehicleIdentity, view: str, mirrored: bool, night: bool, style:
     alpha = layer[..., 3:] / 255.0
     img = background(style, rng, size) * (1 - alpha) + layer[..., :3] * alpha
     img = colour_response(img, style)
+    domain_light = look.light_of(style.family)
+    if domain_light is not None:
+        img = img * np.asarray(domain_light, np.float32)
     radius = rng.uniform(*style.blur) * size / 128
+    if night and look.night_blur > 0:  # blurs add in quadrature
+        radius = float(np.hypot(radius, look.night_blur * size / 128))
     if radius > 0.05:
         sharp = Image.fromarray(np.clip(img, 0, 255).round().astype(np.uint8))
         img = np.asarray(sharp.filter(ImageFilter.GaussianBlur(radius)), np.float32)
     if night:
-        img = apply_night(img, place(lamps), view, style.night_tint, rng)
+        img = apply_night(img, place(lamps), view, style.night_tint, rng, look)
     elif style.noise > 0:
         img = img + rng.normal(0.0, style.noise, img.shape)
 

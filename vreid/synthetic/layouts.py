@@ -16,7 +16,8 @@ from vreid.synthetic import seeding
 from vreid.synthetic.camera import CameraStyle, sample_camera
 from vreid.synthetic.capture import capture
 from vreid.synthetic.identity import VEHICLE_TYPES, VehicleIdentity, sample_identity
-from vreid.synthetic.presets import IMAGE_SIZES, ReidSize
+from vreid.synthetic.look import DEFAULT_LOOK, Look
+from vreid.synthetic.presets import IMAGE_SIZES, LOOKS, ReidSize
 from vreid.synthetic.render import VIEWS
 
 DAY_VIEWS = (0.35, 0.35, 0.30)  # front, rear, side of a street camera by day
@@ -57,6 +58,7 @@ class LayoutPlan:
     image_size: int
     images: tuple[ImageSpec, ...]
     lists: dict[str, tuple[str, ...]]  # list-file path -> lines
+    look: Look = DEFAULT_LOOK
 
     def counts(self) -> dict[str, int]:
         """Images per split; for list-based layouts, lines per list (e.g. `query_night`)."""
@@ -106,7 +108,7 @@ def plan_reid(layout: SyntheticLayout, seed: int, size: ReidSize, pids: list[int
 def plan_layout(layout: SyntheticLayout, preset: str, seed: int) -> LayoutPlan:
     """Everything about a layout except pixels."""
     images, lists = layout.plan(layout, seed, preset)
-    return LayoutPlan(layout, seed, IMAGE_SIZES[preset], tuple(images), lists)
+    return LayoutPlan(layout, seed, IMAGE_SIZES[preset], tuple(images), lists, LOOKS.get(preset, DEFAULT_LOOK))
 
 
 @lru_cache(maxsize=None)
@@ -122,7 +124,7 @@ def camera(layout: SyntheticLayout, seed: int, cam: int) -> CameraStyle:
 def render_image(plan: LayoutPlan, spec: ImageSpec) -> bytes:
     rng = seeding.stream(plan.seed, seeding.IMAGE, plan.layout.stream_id, spec.pid, spec.index)
     return capture(identity(plan.layout, plan.seed, spec.pid), spec.view, spec.mirrored, spec.night,
-                   camera(plan.layout, plan.seed, spec.cam), rng, plan.image_size)
+                   camera(plan.layout, plan.seed, spec.cam), rng, plan.image_size, plan.look)
 
 
 def write_layout(plan: LayoutPlan, folder: Path) -> None:

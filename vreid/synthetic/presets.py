@@ -4,8 +4,18 @@ gives its own sizes per preset; the image side is the same for every layout."""
 from dataclasses import dataclass, replace
 from typing import Any
 
-IMAGE_SIZES = {"default": 128, "tiny": 64, "large": 128}
+from vreid.synthetic.look import Look
+
+IMAGE_SIZES = {"default": 128, "tiny": 64, "large": 128, "bench": 64}
 PRESETS = tuple(IMAGE_SIZES)
+
+# `bench`: enough queries to rank ablations, rendered so every module's nuisance is there
+# (datasets/README.md has the table of which knob serves which module). Other presets keep
+# the default look.
+LOOKS = {"bench": Look(night_level=(0.22, 0.34), night_gamma=1.4, tint_power=1.6, night_noise=(8.0, 13.0),
+                       night_blur=1.4, glare_core=9, glare_halo=(0.1, 0.14), glare_gain=(2.2, 12.0),
+                       domain_light=(("noisy_street", (1.1, 1.0, 0.8)), ("clean_render", (0.9, 1.0, 1.15)),
+                                     ("toll_booth", (0.65, 0.8, 0.7))))}
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,15 @@ OPRI_NIGHT_CHANCE = 0.2  # toll booths run around the clock
 
 SIZES = {
     "veri": with_large({"default": ReidSize(train_ids=48, train_images=8, test_ids=24, gallery_images=6, query_images=2),
-                        "tiny": ReidSize(train_ids=8, train_images=4, test_ids=6, gallery_images=3, query_images=1)}),
+                        "tiny": ReidSize(train_ids=8, train_images=4, test_ids=6, gallery_images=3, query_images=1),
+                        "bench": ReidSize(train_ids=160, train_images=8, test_ids=48, gallery_images=4, query_images=2)}),
     "vehiclex": with_large({"default": ReidSize(train_ids=48, train_images=8),
-                            "tiny": ReidSize(train_ids=8, train_images=4)}),
+                            "tiny": ReidSize(train_ids=8, train_images=4),
+                            "bench": ReidSize(train_ids=160, train_images=8)}),
     "opri": with_large({"default": ReidSize(train_ids=48, train_images=6, test_ids=24, gallery_images=5, query_images=1),
-                        "tiny": ReidSize(train_ids=8, train_images=4, test_ids=6, gallery_images=3, query_images=1)}),
+                        "tiny": ReidSize(train_ids=8, train_images=4, test_ids=6, gallery_images=3, query_images=1),
+                        # the unseen target's protocol: 400 queries, one per test truck
+                        "bench": ReidSize(train_ids=48, train_images=4, test_ids=400, gallery_images=4, query_images=1)}),
 }
 
 
