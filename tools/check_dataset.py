@@ -17,10 +17,10 @@ from pathlib import Path
 from vreid.config import load_config
 from vreid.data.build import get_dataset
 from vreid.data.image_check import bad_images
+from vreid.data.image_io import IMAGE_EXTENSIONS
 from vreid.engine import run_cli
 from vreid.errors import UserError
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -56,7 +56,7 @@ def folder_paths(folders: list[str]) -> list[str]:
     for folder in folders:
         if not Path(folder).is_dir():
             raise UserError(f"--folder {folder} is not a folder")
-        paths += sorted(str(p) for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        paths += sorted(str(p) for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
     return paths
 
 

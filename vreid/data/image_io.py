@@ -17,6 +17,8 @@ from vreid.errors import UserError
 # Transparent pixels are laid over the ImageNet pixel mean, which normalises to 0: "no signal".
 TRANSPARENT_FILL = (124, 116, 104)
 ORIENTATION_TAG = 0x0112
+# The file names the tools and the dataset copier take for images (the suffix, any case).
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 _WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 
 

@@ -16,10 +16,9 @@ from typing import Iterable, Iterator
 
 from PIL import Image
 
-from vreid.data.image_io import read_rgb
+from vreid.data.image_io import IMAGE_EXTENSIONS, read_rgb
 from vreid.errors import UserError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 JPEG_QUALITY = 95
 
 
@@ -58,7 +57,7 @@ def plan(source: Path, target: Path) -> tuple[list[Job], list[Job]]:
         for name in sorted(files):
             path = Path(folder) / name
             job = Job(str(path), str(target / path.relative_to(source)))
-            (images if path.suffix.lower() in IMAGE_SUFFIXES else others).append(job)
+            (images if path.suffix.lower() in IMAGE_EXTENSIONS else others).append(job)
     return images, others
 
 

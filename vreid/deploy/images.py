@@ -18,14 +18,13 @@ from fastreid.config import CfgNode
 from torch.utils.data import DataLoader, Dataset
 
 from vreid.data.build import draft_size
-from vreid.data.image_io import read_rgb
+from vreid.data.image_io import IMAGE_EXTENSIONS, read_rgb
 from vreid.data.loader import DeviceLoader
 from vreid.data.paths import SeenOnce, inside
 from vreid.data.transforms import build_transforms
 from vreid.errors import UserError
 from vreid.projects import BatchKey, label_readers
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 
 @dataclass(frozen=True)
