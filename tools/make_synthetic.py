@@ -1,9 +1,11 @@
 #!/usr/bin/env python
 """Writes the synthetic datasets of the installed projects under <root>/synthetic/ and prints their sizes."""
 import argparse
+import os
 import time
 from pathlib import Path
 
+from vreid.engine import run_cli
 from vreid.synthetic import PRESETS, generate, layout_names
 
 
@@ -14,10 +16,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--layouts", nargs="+", choices=layout_names(), default=list(layout_names()))
     parser.add_argument("--force", action="store_true", help="regenerate even if a matching marker exists")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="rendering processes (default: one per CPU; 0: in this process)")
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
-    counts = generate(args.root, args.preset, args.seed, args.layouts, force=args.force, progress=True)
+    counts = generate(args.root, args.preset, args.seed, args.layouts, force=args.force, progress=True,
+                      workers=args.workers)
     print(f"{'layout':<10} {'split':<12} {'count':>6}")
     for layout, splits in counts.items():
         for split, n in splits.items():
@@ -26,4 +31,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

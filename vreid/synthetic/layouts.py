@@ -5,8 +5,11 @@ can inspect what an image shows, and every image draws its randomness from its o
 identity, index) stream. A layout belongs to the project whose datasets read it: the project
 declares a :class:`SyntheticLayout` with its own planner, built from the helpers here.
 """
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable
 
@@ -21,6 +24,7 @@ from vreid.synthetic.presets import IMAGE_SIZES, LOOKS, ReidSize
 from vreid.synthetic.render import VIEWS
 
 DAY_VIEWS = (0.35, 0.35, 0.30)  # front, rear, side of a street camera by day
+WRITE_CHUNK = 64  # images per task handed to a worker: small enough for a smooth progress bar
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,11 @@ class SyntheticLayout:
     camera_family: str  # one of vreid.synthetic.camera.FAMILIES
     plan: Plan  # (layout, seed, preset) -> the images and the list files (path -> lines)
     vehicle_types: tuple[str, ...] = VEHICLE_TYPES
+    presets: tuple[str, ...] | None = None  # those its project gives sizes for; None: every preset
+
+    def has_preset(self, preset: str) -> bool:
+        """Whether the planner knows ``preset``, so the generator can refuse before writing anything."""
+        return self.presets is None or preset in self.presets
 
 
 @dataclass(frozen=True)
@@ -127,12 +136,48 @@ def render_image(plan: LayoutPlan, spec: ImageSpec) -> bytes:
                    camera(plan.layout, plan.seed, spec.cam), rng, plan.image_size, plan.look)
 
 
-def write_layout(plan: LayoutPlan, folder: Path) -> None:
-    """Renders every planned image and list file under `folder`."""
-    for spec in plan.images:
+def _write_images(plan: LayoutPlan, folder: Path, specs: Sequence[ImageSpec]) -> int:
+    for spec in specs:
         path = folder / spec.relpath
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(render_image(plan, spec))
+    return len(specs)
+
+
+_worker_job: tuple[LayoutPlan, Path] | None = None  # a worker process's plan and folder
+
+
+def _start_worker(plan: LayoutPlan, folder: Path) -> None:
+    global _worker_job
+    _worker_job = plan, folder
+
+
+def _write_in_worker(specs: Sequence[ImageSpec]) -> int:
+    return _write_images(*_worker_job, specs)
+
+
+@contextmanager
+def _chunk_writer(plan: LayoutPlan, folder: Path, workers: int) -> Iterator[Callable[[list], Iterable[int]]]:
+    """A function from image chunks to images written per chunk: here (``workers`` 0) or in that
+    many forked processes (rendering needs only numpy and PIL, and forking skips re-importing
+    torch); an image's bytes depend only on its own stream, never on the worker."""
+    if workers <= 0:
+        yield lambda chunks: (_write_images(plan, folder, chunk) for chunk in chunks)
+        return
+    with get_context("fork").Pool(workers, _start_worker, (plan, folder)) as pool:
+        yield lambda chunks: pool.imap_unordered(_write_in_worker, chunks)
+
+
+def write_layout(plan: LayoutPlan, folder: Path, workers: int = 0, progress: bool = False) -> None:
+    """Renders every planned image (in ``workers`` processes; 0: in this one) and list file under
+    `folder`, with a progress bar on stderr when ``progress``."""
+    from vreid.deploy.progress import progress_bar  # here: plain generation needs none of vreid.deploy
+
+    chunks = [plan.images[i:i + WRITE_CHUNK] for i in range(0, len(plan.images), WRITE_CHUNK)]
+    with _chunk_writer(plan, folder, min(workers, len(chunks))) as write, \
+            progress_bar(len(plan.images), f"synthetic {plan.layout.name}", enabled=progress) as bar:
+        for written in write(chunks):
+            bar.update(written)
     for name, lines in plan.lists.items():
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)

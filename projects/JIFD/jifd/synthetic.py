@@ -45,7 +45,9 @@ def _plan_opri(layout: SyntheticLayout, seed: int, preset: str):
 
 
 LAYOUTS = (
-    SyntheticLayout("veri", stream_id=2, camera_family="noisy_street", plan=_plan_veri),
-    SyntheticLayout("vehiclex", stream_id=3, camera_family="clean_render", plan=_plan_vehiclex),
-    SyntheticLayout("opri", stream_id=4, camera_family="toll_booth", plan=_plan_opri, vehicle_types=("truck",)),
+    SyntheticLayout("veri", stream_id=2, camera_family="noisy_street", plan=_plan_veri, presets=tuple(SIZES["veri"])),
+    SyntheticLayout("vehiclex", stream_id=3, camera_family="clean_render", plan=_plan_vehiclex,
+                    presets=tuple(SIZES["vehiclex"])),
+    SyntheticLayout("opri", stream_id=4, camera_family="toll_booth", plan=_plan_opri, vehicle_types=("truck",),
+                    presets=tuple(SIZES["opri"])),
 )

@@ -12,4 +12,4 @@ def _plan(layout: SyntheticLayout, seed: int, preset: str):
     return plan_reid(layout, seed, size, pids, CAMERAS, DAY_VIEWS, "{pid:04d}_c{cam:02d}_{n}.jpg"), {}
 
 
-LAYOUT = SyntheticLayout("toy", stream_id=90, camera_family="street", plan=_plan)
+LAYOUT = SyntheticLayout("toy", stream_id=90, camera_family="street", plan=_plan, presets=tuple(SIZES))
