@@ -74,7 +74,8 @@ class DNLayout:
         if single:
             logger.warning(f"{self.root}: dropping {len(single)} training identities present in only one "
                            f"domain: {single[:10]}{' ...' if len(single) > 10 else ''}")
-            records = [r for r in records if r[1] not in set(single)]
+            dropped = set(single)  # built once, not once per record
+            records = [r for r in records if r[1] not in dropped]
         return records
 
     def protocol(self, query_domain: str) -> tuple[list[tuple], list[tuple]]:
