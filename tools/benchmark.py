@@ -43,6 +43,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--iters", type=int, default=5, help="timed iterations per round")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--rounds", type=int, default=2, help="alternating rounds; best round kept")
+    p.add_argument("--loader-batches", type=int, default=20,
+                   help="loader batches timed after the first; raise it above workers x prefetch with many workers")
     p.add_argument("--eval-sizes", nargs="*", default=[], metavar="QxG",
                    help="also time ranking at these sizes, e.g. 2617x19568")
     p.add_argument("--eval-dim", type=int, default=2048)
@@ -72,7 +74,7 @@ def measure_config(config: str, args: argparse.Namespace) -> dict:
     if "inference" in args.measure:
         result.update(measure_inference(cfg, args.iters, 1))
     if "loader" in args.measure:
-        result.update(measure_loader(cfg))
+        result.update(measure_loader(cfg, args.loader_batches))
     result["device"] = cfg.MODEL.DEVICE
     return result
 
