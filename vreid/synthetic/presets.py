@@ -1,8 +1,9 @@
 """Named dataset sizes: `default` for the CPU demo, `tiny` for tests, `large` (4x the default's
 training identities) for measuring how memory scales with dataset size, `dnwild` (DN-Wild's
 identity and image counts at a small image side, for timing indexing, sampling, loading and
-evaluation at a real dataset's size). Each layout's project gives its own sizes per preset; the
-image side is the same for every layout."""
+evaluation at a real dataset's size), `bench` (400 queries per protocol, rendered with the
+look in ``LOOKS``, for seeded ablations). Each layout's project gives its own sizes per preset;
+the image side is the same for every layout."""
 from dataclasses import dataclass, replace
 from typing import Any
 
