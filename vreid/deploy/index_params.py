@@ -97,8 +97,7 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = IndexParams()
     parser.add_argument("--kind", choices=KINDS, help=f"index kind (default {defaults.kind}: exact search)")
     for name in BUILD_FIELDS[1:]:
-            parser.add_argument(flag(name), type=int, metavar="N",
-                                help=f"{HELP[name]} (default {getattr(defaults, name)})")
+        parser.add_argument(flag(name), type=int, metavar="N", help=f"{HELP[name]} (default {getattr(defaults, name)})")
 
 
 def add_search_arguments(parser: argparse.ArgumentParser) -> None:
@@ -137,9 +136,9 @@ def faiss_metric(metric: str) -> int:
 def new_index(params: IndexParams, dim: int, metric: str) -> faiss.Index:
     """An empty faiss index of this kind, untrained where the kind trains."""
     if params.kind == "flat":
-        return faiss.IndexFlatIP(dim) if metric == "cosine" else faiss.IndexFlatL2(dim)
+        return faiss.IndexFlat(dim, faiss_metric(metric))
     if params.kind == "ivfpq":
-        quantizer = faiss.IndexFlatIP(dim) if metric == "cosine" else faiss.IndexFlatL2(dim)
+        quantizer = faiss.IndexFlat(dim, faiss_metric(metric))
         return faiss.IndexIVFPQ(quantizer, dim, params.nlist, params.pq_m, params.pq_nbits, faiss_metric(metric))
     index = faiss.IndexHNSWFlat(dim, params.hnsw_m, faiss_metric(metric))
     index.hnsw.efConstruction = params.ef_construction
