@@ -18,7 +18,8 @@ import faiss
 import numpy as np
 import torch
 
-from vreid.deploy.index_params import IndexParams, apply_search_params, fill, new_index, prepared
+from vreid.deploy.index_params import (KIND_FIELDS, SEARCH_FIELDS, IndexParams, apply_search_params, fill, new_index,
+                                      prepared)
 
 from .memory import current_mib
 
@@ -92,13 +93,13 @@ def measure_kind(params: IndexParams, search_values: list[int], gallery: np.ndar
     """One row per search-time value (nprobe or efSearch; one row for flat), and the last result
     (the exact neighbours, when ``params`` is flat)."""
     index, cost = build(params, gallery)
-    name = {"ivfpq": "nprobe", "hnsw": "ef_search"}.get(params.kind)
+    name = next((n for n in SEARCH_FIELDS if n in KIND_FIELDS[params.kind]), None)  # flat has none
     rows, found = [], None
     for value in search_values if name else [None]:
         tuned = replace(params, **{name: value}) if name else params
         found, qps = searched(index, tuned, queries, k)
         truth = exact if exact is not None else found
-        rows.append({"kind": params.kind, "params": ", ".join(f"{k} {v}" for k, v in tuned.used().items()),
+        rows.append({"kind": params.kind, "params": ", ".join(f"{n} {v}" for n, v in tuned.used().items()),
                      **cost, "queries_per_s": qps, "recall_at_1": recall(found, truth, 1),
                      "recall_at_10": recall(found, truth, k)})
     del index
