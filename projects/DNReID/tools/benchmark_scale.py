@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """How the start of training, the training loader and evaluation grow with the dataset, on the
-DN layout's synthetic presets (generated under --data/<preset> when missing or stale):
+DN layout's synthetic presets, generated under --data/<preset> when missing or stale (a DNReID
+tool: the presets and the two protocols are DNReID's):
 
-    python tools/benchmark_scale.py --data /tmp/scale --presets default large dnwild --max-iters 100
+    python projects/DNReID/tools/benchmark_scale.py --data /tmp/scale --presets default large dnwild --max-iters 100
 
 Per preset, each stage runs in its own process (its own peak RSS): indexing (the training set
 and both test protocols built from the list files, every listed file checked), the training
@@ -33,7 +34,7 @@ from vreid.engine import run_cli
 from vreid.engine.fast_paths import configure_process
 from vreid.synthetic import generate
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]  # the repository
 STAGES = ("index", "sampler", "loader", "eval_d2n", "eval_n2d")
 PROTOCOLS = {"eval_d2n": ("D->N", "query_day", "test_night"), "eval_n2d": ("N->D", "query_night", "test_day")}
 
