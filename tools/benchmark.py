@@ -24,7 +24,8 @@ from pathlib import Path
 
 import torch
 
-from vreid.benchmark import markdown_table, measure_inference, measure_loader, measure_train_step, model_cost
+from vreid.benchmark import (markdown_table, measure_inference, measure_loader, measure_train_step, model_cost,
+                             write_report)
 from vreid.benchmark.evaluation import measure_eval
 from vreid.config import load_config
 from vreid.engine.defaults import run_cli
@@ -144,13 +145,8 @@ def main() -> int:
         results.append(_run_worker(["--worker-eval", size], shared))
     machine = (f"{cpu_name()}, {torch.get_num_threads()} torch threads"
                + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""))
-    table = markdown_table(results)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "benchmark.json").write_text(json.dumps(
-        {"machine": machine, "torch": torch.__version__, "command": " ".join(sys.argv),
-         "results": results}, indent=2))
-    (args.out / "benchmark.md").write_text(f"Machine: {machine}, torch {torch.__version__}\n\n{table}\n")
-    print(f"\nMachine: {machine}\n\n{table}\n\nWritten to {args.out}/benchmark.{{json,md}}")
+    write_report(args.out, "benchmark", f"{machine}, torch {torch.__version__}", markdown_table(results),
+                 {"torch": torch.__version__, "command": " ".join(sys.argv), "results": results})
     return 0
 
 

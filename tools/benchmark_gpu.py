@@ -27,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from vreid.benchmark import write_report
 from vreid.engine import run_cli
 from vreid.synthetic import generate
 
@@ -192,13 +193,9 @@ def main() -> int:
     results = measure_all(mode, args.data, args.budget)
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
     machine = f"{device}, {CORES} CPU cores, torch {torch.__version__}, {time.monotonic() - start:.0f} s in all"
-    table = markdown(results, name)
-    args.out.mkdir(parents=True, exist_ok=True)
     command = " ".join(shlex.quote(a) for a in sys.argv)
-    (args.out / "gpu.json").write_text(json.dumps({"machine": machine, "command": command, "mode": name,
-                                                   "results": results}, indent=2))
-    (args.out / "gpu.md").write_text(f"Machine: {machine}\n\n{table}\n")
-    print(f"Machine: {machine}\n\n{table}\n\nWritten to {args.out}/gpu.{{md,json}}")
+    write_report(args.out, "gpu", machine, markdown(results, name), {"command": command, "mode": name,
+                                                                      "results": results})
     return 0
 
 

@@ -1,5 +1,9 @@
-"""Benchmark results as a Markdown table, with ratios against the first row."""
+"""Benchmark results as a Markdown table, with ratios against the first row, and the files a
+benchmark tool leaves: the same table and machine line as Markdown, the raw figures as JSON."""
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 COLUMNS = (
     ("train_step_s", "train step s", ".3f"),
@@ -19,6 +23,15 @@ COLUMNS = (
 )
 RATIOS = (("train_step_s", "step ratio"), ("inference_batch_s", "infer time ratio"),
           ("gflops", "GFLOPs ratio"))
+
+
+def write_report(out: Path, stem: str, machine: str, table: str, record: dict) -> None:
+    """``out/<stem>.json`` (``record`` with the machine) and ``out/<stem>.md`` (machine line and
+    table), and the same on stdout with where they went."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps({"machine": machine, **record}, indent=2))
+    (out / f"{stem}.md").write_text(f"Machine: {machine}\n\n{table}\n")
+    print(f"\nMachine: {machine}\n\n{table}\n\nWritten to {out}/{stem}.{{json,md}}")
 
 
 def markdown_table(rows: list[dict]) -> str:

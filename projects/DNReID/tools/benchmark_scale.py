@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from dnreid.synthetic import SIZES
-from vreid.benchmark import measure_loader
+from vreid.benchmark import measure_loader, write_report
 from vreid.benchmark.evaluation import measure_eval
 from vreid.benchmark.scale import measure_index, measure_sampler
 from vreid.config import load_config
@@ -153,13 +153,8 @@ def main() -> int:
                     key, row = (preset, row["stage"]), {"preset": preset, **row}
                     best[key] = _best(best[key], row) if key in best else row
     rows = list(best.values())
-    table = markdown(rows)
     machine = f"{os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "scale.json").write_text(json.dumps({"machine": machine, "command": " ".join(sys.argv),
-                                                     "rows": rows}, indent=2))
-    (args.out / "scale.md").write_text(f"Machine: {machine}\n\n{table}\n")
-    print(f"\nMachine: {machine}\n\n{table}\n\nWritten to {args.out}/scale.{{json,md}}")
+    write_report(args.out, "scale", machine, markdown(rows), {"command": " ".join(sys.argv), "rows": rows})
     return 0
 
 
