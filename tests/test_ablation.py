@@ -14,7 +14,7 @@ from scipy import stats as scipy_stats
 from vreid.ablation import estimate, load_grid, markdown, quick_grid, run_grid, summarise
 from vreid.ablation.grid import Grid, Run
 from vreid.ablation.runner import MARKER, is_finished
-from vreid.ablation.stats import final_metrics
+from vreid.ablation.stats import final_metrics, last_change
 from vreid.errors import UserError
 
 # Writes a fast-reid-style metrics.json (a training line, then an evaluation line) whose mAP is
@@ -91,6 +91,36 @@ def test_grid_runs_summarises_and_skips_finished_runs(tmp_path, fake):
     run_grid(grid, jobs=2, threads=1, command=fake, echo=again.append)
     assert again == ["6 of 6 runs already finished in " + grid.output + ": skipped"]
     assert len(calls(grid)) == 6
+
+
+def test_last_period_change_is_the_convergence_column(tmp_path):
+    """Each seed's last evaluation minus the one before, summarised over seeds: +2 then +4 mAP
+    at seeds 0 and 1 give +3 [-9.7, +15.7]; a run evaluated once has no change to show."""
+    def write(folder: Path, *maps: float) -> str:
+        folder.mkdir(parents=True)
+        lines = [json.dumps({"iteration": 1, "total_loss": 1.0})]
+        lines += [json.dumps({"P/Rank-1": 50.0, "P/mAP": m, "iteration": 10 * (i + 1)}) for i, m in enumerate(maps)]
+        (folder / "metrics.json").write_text("\n".join(lines) + "\n")
+        return str(folder / "metrics.json")
+
+    assert last_change(write(tmp_path / "a0", 5.0, 10.0, 12.0)) == {"P": {"Rank-1": 0.0, "mAP": 2.0}}
+    assert last_change(write(tmp_path / "once", 7.0)) == {}
+    results = {"a": {0: final_metrics(str(tmp_path / "a0" / "metrics.json")),
+                     1: final_metrics(write(tmp_path / "a1", 9.0, 13.0))},
+               "once": {0: final_metrics(str(tmp_path / "once" / "metrics.json"))}}
+    changes = {"a": {0: last_change(str(tmp_path / "a0" / "metrics.json")),
+                     1: last_change(str(tmp_path / "a1" / "metrics.json"))},
+               "once": {0: {}}}
+    rows = summarise(results, "", changes)
+    change = rows[0].change["mAP"]
+    assert (change.n, change.mean) == (2, 3.0)
+    assert (change.low, change.high) == pytest.approx(scipy_stats.t.interval(0.95, 1, loc=3.0, scale=1.0))
+    assert rows[1].change is None
+    text = markdown(rows, "", {})
+    assert "| run | seeds | Rank-1 % | mAP % | last period Δ mAP |" in text
+    assert "| `a` | 2 | 50.0 ± 0.0 [50.0, 50.0] | 12.5 ± 0.7 [6.1, 18.9] | +3.0 [-9.7, +15.7] |" in text
+    assert "| `once` | 1 | 50.0 | 7.0 | — |" in text
+    assert "last period" not in markdown(summarise(results), "", {})  # no changes given: no column
 
 
 def test_unfinished_run_restarts_and_another_command_is_refused(tmp_path, fake):

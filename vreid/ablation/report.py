@@ -30,11 +30,16 @@ def _protocols(rows: list[Row]) -> list[str]:
 
 
 def markdown(rows: list[Row], reference: str, queries: Mapping[str, float]) -> str:
-    """Per protocol: mean ± sd [95 % interval] over seeds, and the paired difference to the
-    reference run with its 95 % interval."""
+    """Per protocol: mean ± sd [95 % interval] over seeds, the paired difference to the reference
+    run with its 95 % interval, and where runs were evaluated more than once the change of mAP
+    over the last evaluation period (the convergence check)."""
     parts = ["Mean ± standard deviation over seeds [95 % interval of the mean]; differences are paired "
              f"by seed against `{reference}` [95 % interval]." if reference else
              "Mean ± standard deviation over seeds [95 % interval of the mean]."]
+    converging = any(r.change for r in rows)
+    if converging:
+        parts[0] += (" Last period: mAP at the last evaluation minus the one before [95 % interval]; "
+                     "an interval holding 0 says the run had stopped improving.")
     for protocol in _protocols(rows):
         own = [r for r in rows if r.protocol == protocol]
         chance = own[0].chance
@@ -43,11 +48,15 @@ def markdown(rows: list[Row], reference: str, queries: Mapping[str, float]) -> s
         head = ["run", "seeds", *(f"{m} %" for m in METRICS)]
         if reference:
             head += [f"Δ {m} vs {reference}" for m in METRICS]
+        if converging:
+            head.append("last period Δ mAP")
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for r in own:
             cells = [f"`{r.run}`", str(len(r.seeds)), *(_value(r.metrics[m]) for m in METRICS)]
             if reference:
                 cells += [_difference(r.vs_reference[m]) if r.vs_reference else "—" for m in METRICS]
+            if converging:
+                cells.append(_difference(r.change["mAP"]) if r.change else "—")
             lines.append("| " + " | ".join(cells) + " |")
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"

@@ -26,29 +26,50 @@ LEVEL = 0.95
 RunMetrics = dict[str, dict[str, float]]  # protocol -> metric -> value
 
 
-def final_metrics(path: str) -> RunMetrics:
-    """The last evaluation a run's ``metrics.json`` holds (fast-reid writes one JSON object per
-    line; evaluations are the lines with ``<protocol>/Rank-1``). The last, not the best: choosing
-    the best epoch on the test protocol would bias every run upward, the noisy ones most."""
-    last: dict = {}
+def evaluations(path: str) -> list[RunMetrics]:
+    """Every evaluation a run's ``metrics.json`` holds, in order (fast-reid writes one JSON object
+    per line; evaluations are the lines with ``<protocol>/Rank-1``)."""
+    found: list[RunMetrics] = []
     try:
         with open(path, encoding="utf-8") as f:
             for line in f:
                 record = json.loads(line)
                 if any(k.endswith("/Rank-1") for k in record):
-                    last = record
+                    found.append(_by_protocol(record))
     except OSError as e:
         raise UserError(f"cannot read {path}: {e.strerror}") from e
     except json.JSONDecodeError as e:
         raise UserError(f"{path}: line {e.lineno} is not JSON; re-run that run") from e
-    if not last:
+    if not found:
         raise UserError(f"{path} holds no evaluation: the run never reached TEST.EVAL_PERIOD or its last epoch")
+    return found
+
+
+def _by_protocol(record: dict) -> RunMetrics:
     found: RunMetrics = {}
-    for key, value in last.items():
+    for key, value in record.items():
         protocol, _, metric = key.rpartition("/")
         if protocol:
             found.setdefault(protocol, {})[metric] = float(value)
     return found
+
+
+def final_metrics(path: str) -> RunMetrics:
+    """The last evaluation of a run. The last, not the best: choosing the best epoch on the test
+    protocol would bias every run upward, the noisy ones most."""
+    return evaluations(path)[-1]
+
+
+def last_change(path: str) -> RunMetrics:
+    """The last evaluation minus the one before it, per protocol and metric; empty for a run
+    evaluated once. Over seeds, a change whose interval holds 0 says the schedule had converged
+    for that metric by its second-to-last evaluation."""
+    history = evaluations(path)
+    if len(history) < 2:
+        return {}
+    last, before = history[-1], history[-2]
+    return {p: {m: v - before[p][m] for m, v in metrics.items() if m in before.get(p, {})}
+            for p, metrics in last.items() if p in before}
 
 
 @dataclass(frozen=True)
@@ -85,6 +106,7 @@ class Row:
     metrics: dict[str, Estimate]  # metric -> over seeds
     chance: dict[str, float]  # metric -> the chance level of a random ranking
     vs_reference: dict[str, Estimate] | None  # metric -> paired difference run - reference
+    change: dict[str, Estimate] | None = None  # metric -> last evaluation minus the one before
 
 
 def _paired(results: Mapping[int, RunMetrics], reference: Mapping[int, RunMetrics], protocol: str,
@@ -95,8 +117,18 @@ def _paired(results: Mapping[int, RunMetrics], reference: Mapping[int, RunMetric
     return estimate([results[s][protocol][metric] - reference[s][protocol][metric] for s in seeds])
 
 
-def summarise(results: Mapping[str, Mapping[int, RunMetrics]], reference: str = "") -> list[Row]:
-    """``results[run][seed]`` -> one row per run and protocol, in the runs' order."""
+def _change(by_seed: Mapping[int, RunMetrics], protocol: str) -> dict[str, Estimate] | None:
+    seeds = [s for s, m in by_seed.items() if all(metric in m.get(protocol, {}) for metric in METRICS)]
+    if not seeds:
+        return None
+    return {metric: estimate([by_seed[s][protocol][metric] for s in seeds]) for metric in METRICS}
+
+
+def summarise(results: Mapping[str, Mapping[int, RunMetrics]], reference: str = "",
+              changes: Mapping[str, Mapping[int, RunMetrics]] | None = None) -> list[Row]:
+    """``results[run][seed]`` -> one row per run and protocol, in the runs' order; ``changes``
+    (``last_change`` per run and seed) adds each row's change over the last evaluation period,
+    over the seeds evaluated more than once."""
     rows = []
     for run, by_seed in results.items():
         if not by_seed:
@@ -110,11 +142,12 @@ def summarise(results: Mapping[str, Mapping[int, RunMetrics]], reference: str = 
             if reference and run != reference and results.get(reference):
                 paired = {metric: _paired(by_seed, results[reference], protocol, metric) for metric in METRICS}
                 paired = paired if all(v is not None for v in paired.values()) else None
-            rows.append(Row(run, protocol, seeds, values, chance, paired))
+            rows.append(Row(run, protocol, seeds, values, chance, paired, _change((changes or {}).get(run, {}), protocol)))
     return rows
 
 
-def collect(folders: Mapping[str, Mapping[int, str]]) -> dict[str, dict[int, RunMetrics]]:
-    """``folders[run][seed]`` (finished runs' output folders) -> their final metrics."""
-    return {run: {seed: final_metrics(os.path.join(folder, "metrics.json")) for seed, folder in by_seed.items()}
+def collect(folders: Mapping[str, Mapping[int, str]], read=final_metrics) -> dict[str, dict[int, RunMetrics]]:
+    """``folders[run][seed]`` (finished runs' output folders) -> ``read`` of their metrics.json:
+    the final metrics, or with ``read=last_change`` the change over the last period."""
+    return {run: {seed: read(os.path.join(folder, "metrics.json")) for seed, folder in by_seed.items()}
             for run, by_seed in folders.items()}
