@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import sys
 from pathlib import Path
 
@@ -133,6 +134,20 @@ def test_unfinished_run_restarts_and_another_command_is_refused(tmp_path, fake):
     changed = Grid(grid.runs, grid.seeds, grid.output, opts=("OFFSET", "3"))
     with pytest.raises(UserError, match=r"seed0 was run with another command.*delete that folder"):
         is_finished(changed, changed.runs[0], 0, fake(changed, changed.runs[0], 0))
+
+
+def test_finished_runs_still_count_after_the_grid_folder_moves(tmp_path, fake):
+    """A grid's results committed elsewhere (or a clone at another path) report without rerunning."""
+    grid = grid_of(tmp_path, [Run("ref", "a.yml")], seeds=(0,))
+    run_grid(grid, 1, 1, fake, echo=lambda _: None)
+    moved = Grid(grid.runs, grid.seeds, str(tmp_path / "elsewhere"), reference="ref")
+    shutil.copytree(grid.output, moved.output)
+    marker = json.loads((Path(moved.folder(moved.runs[0], 0)) / MARKER).read_text())
+    assert "{folder}" in marker["command"] and grid.output not in " ".join(marker["command"])
+    assert is_finished(moved, moved.runs[0], 0, fake(moved, moved.runs[0], 0))
+    lines: list[str] = []
+    run_grid(moved, 1, 1, fake, echo=lines.append)
+    assert lines == [f"1 of 1 runs already finished in {moved.output}: skipped"]
 
 
 def test_failed_run_is_reported_and_the_rest_go_on(tmp_path, fake):

@@ -23,7 +23,8 @@ from vreid.ablation.stats import final_metrics
 from vreid.errors import UserError
 
 MARKER, LOG = "ablate.json", "ablate.log"
-TRAIN_NET = str(Path(__file__).resolve().parents[2] / "tools" / "train_net.py")
+ROOT = Path(__file__).resolve().parents[2]
+TRAIN_NET = str(ROOT / "tools" / "train_net.py")
 
 Command = Callable[[Grid, Run, int], list[str]]
 
@@ -33,6 +34,20 @@ def train_command(grid: Grid, run: Run, seed: int) -> list[str]:
     the output folder come last, so they win."""
     return [sys.executable, TRAIN_NET, "--config-file", run.config, "--resume", *grid.opts, *run.opts,
             "SEED", str(seed), "OUTPUT_DIR", grid.folder(run, seed)]
+
+
+def recorded(command: Sequence[str], folder: str) -> list[str]:
+    """The command as a run's marker keeps it: without the interpreter, with paths inside the
+    repository relative to it and the run's own folder as ``{folder}``, so that a grid's finished
+    runs still count after the repository or the grid's folder moves (a clone elsewhere, results
+    committed under a project)."""
+    def portable(arg: str) -> str:
+        if arg == folder:
+            return "{folder}"
+        if os.path.isabs(arg) and Path(arg).is_relative_to(ROOT):
+            return str(Path(arg).relative_to(ROOT))
+        return arg
+    return [portable(arg) for arg in command[1:]]
 
 
 def _read_marker(folder: str) -> dict | None:
@@ -56,7 +71,7 @@ def is_finished(grid: Grid, run: Run, seed: int, command: Sequence[str]) -> bool
     marker = _read_marker(folder)
     if marker is None:
         return False
-    if marker.get("command") != list(command[1:]):  # the interpreter may differ between machines
+    if marker.get("command") != recorded(command, folder):
         raise UserError(f"{folder} was run with another command ({' '.join(marker.get('command', []))}); "
                         "delete that folder or give the grid another output")
     return bool(marker.get("finished"))
@@ -74,7 +89,7 @@ class Outcome:
 def run_one(grid: Grid, run: Run, seed: int, command: Sequence[str], threads: int) -> Outcome:
     folder = grid.folder(run, seed)
     os.makedirs(folder, exist_ok=True)
-    marker = {"command": list(command[1:]), "finished": False}
+    marker = {"command": recorded(command, folder), "finished": False}
     _write_marker(folder, marker)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     start = time.monotonic()
