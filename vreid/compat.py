@@ -177,6 +177,15 @@ def _patch_checkpoint() -> None:
     checkpoint.Checkpointer._load_file = lambda self, f: load_checkpoint_file(f)
 
 
+def set_local_process_group(group) -> None:
+    """Tell fast-reid which process group is this machine's. Its ``comm.get_local_rank`` and
+    ``get_local_size`` read a module-private global that only its own (CUDA-only) launcher sets;
+    ``vreid.engine.launch`` launches CPU processes too, so it sets the global here."""
+    from fastreid.utils import comm
+
+    comm._LOCAL_PROCESS_GROUP = group
+
+
 def apply() -> None:
     """Apply every patch once; later calls are no-ops."""
     global _applied

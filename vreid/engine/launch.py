@@ -10,6 +10,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from fastreid.utils import comm
+from vreid.compat import set_local_process_group
 
 
 def free_port() -> int:
@@ -52,7 +53,7 @@ def _worker(local_rank: int, main_func: Callable, world_size: int, num_procs_per
     for i in range(num_machines):
         group = dist.new_group(list(range(i * num_procs_per_machine, (i + 1) * num_procs_per_machine)))
         if i == machine_rank:
-            comm._LOCAL_PROCESS_GROUP = group
+            set_local_process_group(group)
     comm.synchronize()
     try:
         main_func(*args)
