@@ -124,6 +124,17 @@ def test_last_period_change_is_the_convergence_column(tmp_path):
     assert "last period" not in markdown(summarise(results), "", {})  # no changes given: no column
 
 
+def test_a_single_protocol_run_is_read_under_its_config_name(tmp_path):
+    """fast-reid logs one test protocol's metrics without a prefix; the protocol's name comes from
+    the run's config.yaml, and slashed keys that are no protocol (a probe's) are left out."""
+    (tmp_path / "config.yaml").write_text("DATASETS:\n  TESTS: [SynOpri]\n")
+    record = {"Rank-1": 8.0, "mAP": 7.5, "chance_Rank-1": 0.2, "num_queries": 400.0, "lr": 0.1, "iteration": 9,
+              "probe/ci_identity_acc": 41.0, "probe/chance_ci_identity_acc": 0.3}
+    (tmp_path / "metrics.json").write_text(json.dumps({"iteration": 1, "loss_cls": 5.0}) + "\n" + json.dumps(record) + "\n")
+    assert final_metrics(str(tmp_path / "metrics.json")) == {
+        "SynOpri": {"Rank-1": 8.0, "mAP": 7.5, "chance_Rank-1": 0.2, "num_queries": 400.0}}
+
+
 def test_unfinished_run_restarts_and_another_command_is_refused(tmp_path, fake):
     grid = grid_of(tmp_path, [Run("ref", "a.yml")], seeds=(0, 1))
     run_grid(grid, 1, 1, fake, echo=lambda _: None)

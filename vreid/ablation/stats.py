@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
+import yaml
 from scipy import stats as scipy_stats
 
 from vreid.errors import UserError
@@ -27,15 +29,17 @@ RunMetrics = dict[str, dict[str, float]]  # protocol -> metric -> value
 
 
 def evaluations(path: str) -> list[RunMetrics]:
-    """Every evaluation a run's ``metrics.json`` holds, in order (fast-reid writes one JSON object
-    per line; evaluations are the lines with ``<protocol>/Rank-1``)."""
+    """Every evaluation a run's ``metrics.json`` holds, in order. fast-reid writes one JSON object
+    per line; an evaluation line has ``<protocol>/Rank-1`` per protocol or, for a run with a
+    single test protocol, a bare ``Rank-1`` (named here from the run's ``config.yaml``)."""
     found: list[RunMetrics] = []
+    single = _single_protocol(path)
     try:
         with open(path, encoding="utf-8") as f:
             for line in f:
-                record = json.loads(line)
-                if any(k.endswith("/Rank-1") for k in record):
-                    found.append(_by_protocol(record))
+                evaluation = _by_protocol(json.loads(line), single)
+                if evaluation:
+                    found.append(evaluation)
     except OSError as e:
         raise UserError(f"cannot read {path}: {e.strerror}") from e
     except json.JSONDecodeError as e:
@@ -45,13 +49,31 @@ def evaluations(path: str) -> list[RunMetrics]:
     return found
 
 
-def _by_protocol(record: dict) -> RunMetrics:
+_EVALUATION_KEY = re.compile(r"^(Rank-\d+|mAP|mINP|metric|chance_.+|num_queries)$")
+
+
+def _single_protocol(path: str) -> str:
+    """The test protocol of a one-protocol run, from the config.yaml the trainer wrote beside its
+    metrics.json; "test" when there is none to read."""
+    try:
+        with open(os.path.join(os.path.dirname(path), "config.yaml"), encoding="utf-8") as f:
+            tests = (yaml.safe_load(f) or {}).get("DATASETS", {}).get("TESTS") or ["test"]
+    except (OSError, yaml.YAMLError):
+        return "test"
+    return str(tests[0])
+
+
+def _by_protocol(record: dict, single: str) -> RunMetrics:
+    """protocol -> metric of one metrics.json line; empty for a line that is no evaluation. Other
+    slashed keys (a probe's ``probe/...``) are not protocols: a protocol has a Rank-1."""
     found: RunMetrics = {}
     for key, value in record.items():
         protocol, _, metric = key.rpartition("/")
+        if not protocol and _EVALUATION_KEY.match(metric):
+            protocol = single
         if protocol:
             found.setdefault(protocol, {})[metric] = float(value)
-    return found
+    return {p: metrics for p, metrics in found.items() if "Rank-1" in metrics}
 
 
 def final_metrics(path: str) -> RunMetrics:
