@@ -1,5 +1,7 @@
 """End to end on the toy project's tiny synthetic set, on CPU: learning, eval-only, resume."""
 
+from pathlib import Path
+
 import pytest
 
 from vreid.deploy import load_for_eval
@@ -60,3 +62,18 @@ def test_resume_continues_at_the_right_iteration_and_lr(toy_root, tmp_path, toy_
     assert resumed.iter == uninterrupted.iter == 3 * resumed.iters_per_epoch
     assert resumed.optimizer.param_groups[0]["lr"] == uninterrupted.optimizer.param_groups[0]["lr"]
     assert resumed.scheduler["lr_sched"].last_epoch == uninterrupted.scheduler["lr_sched"].last_epoch
+
+
+def test_resuming_a_finished_run_trains_nothing_and_does_not_fail(trained, caplog):
+    """A run killed after its final checkpoint (before anything marked it done) is resumed by
+    the ablation runner; fast-reid's loop would assert that it had evaluated."""
+    cfg, _, _ = trained
+    final = Path(cfg.OUTPUT_DIR, "model_final.pth")
+    written = final.stat().st_mtime_ns
+    again = Trainer(cfg)
+    again.resume_or_load(resume=True)
+    assert again.start_epoch == again.max_epoch
+    with caplog.at_level("INFO", logger="vreid.engine.trainer"):
+        assert again.train() is None
+    assert again.completed and "nothing to train" in caplog.text
+    assert final.stat().st_mtime_ns == written  # no epoch ran, so no checkpoint was written again

@@ -116,6 +116,14 @@ class Trainer(DefaultTrainer):
         """fast-reid's loop; ``completed`` says to the hooks' after_train, which runs in a
         ``finally``, whether the last epoch ended (its hooks included) or training failed."""
         self.completed = False
+        if self.start_epoch >= self.max_epoch:
+            # Resumed from its final checkpoint (killed after it, or started again): fast-reid's
+            # loop would run no epoch and then assert that it evaluated.
+            logging.getLogger(__name__).info(
+                f"{self.cfg.OUTPUT_DIR} holds a run trained for all {self.max_epoch} epochs "
+                "(SOLVER.MAX_EPOCH): nothing to train; --eval-only MODEL.WEIGHTS <its model_final.pth> evaluates it")
+            self.completed = True
+            return None
         return super().train()
 
     def after_epoch(self) -> None:
