@@ -17,8 +17,8 @@ import argparse
 import os
 from dataclasses import replace
 
-from vreid.ablation import (as_json, auto_jobs, collect, grid_from_args, last_change, load_grid, markdown, plot,
-                            quick_grid, run_grid, summarise)
+from vreid.ablation import (as_json, auto_jobs, collect, grid_from_args, load_grid, markdown, plot, quick_grid,
+                            run_grid, summarise)
 from vreid.ablation.grid import Grid
 from vreid.ablation.runner import is_finished, train_command
 from vreid.config import load_config
@@ -95,8 +95,8 @@ def write_tables(grid: Grid) -> str:
     finished = {run.name: {seed: grid.folder(run, seed) for seed in grid.seeds
                            if is_finished(grid, run, seed, train_command(grid, run, seed))}
                 for run in grid.runs}
-    results = collect(finished)
-    rows = summarise(results, grid.reference, collect(finished, read=last_change))
+    results, changes = collect(finished)
+    rows = summarise(results, grid.reference, changes)
     if not rows:
         raise UserError(f"no run of the grid has finished in {grid.output}")
     queries = {p: m["num_queries"] for by_seed in results.values() for metrics in by_seed.values()

@@ -86,7 +86,10 @@ def last_change(path: str) -> RunMetrics:
     """The last evaluation minus the one before it, per protocol and metric; empty for a run
     evaluated once. Over seeds, a change whose interval holds 0 says the schedule had converged
     for that metric by its second-to-last evaluation."""
-    history = evaluations(path)
+    return _last_change(evaluations(path))
+
+
+def _last_change(history: Sequence[RunMetrics]) -> RunMetrics:
     if len(history) < 2:
         return {}
     last, before = history[-1], history[-2]
@@ -168,8 +171,14 @@ def summarise(results: Mapping[str, Mapping[int, RunMetrics]], reference: str = 
     return rows
 
 
-def collect(folders: Mapping[str, Mapping[int, str]], read=final_metrics) -> dict[str, dict[int, RunMetrics]]:
-    """``folders[run][seed]`` (finished runs' output folders) -> ``read`` of their metrics.json:
-    the final metrics, or with ``read=last_change`` the change over the last period."""
-    return {run: {seed: read(os.path.join(folder, "metrics.json")) for seed, folder in by_seed.items()}
-            for run, by_seed in folders.items()}
+def collect(folders: Mapping[str, Mapping[int, str]]
+            ) -> tuple[dict[str, dict[int, RunMetrics]], dict[str, dict[int, RunMetrics]]]:
+    """``folders[run][seed]`` (finished runs' output folders) -> their final metrics and their
+    change over the last evaluation period (``last_change``), each metrics.json read once."""
+    finals: dict[str, dict[int, RunMetrics]] = {}
+    changes: dict[str, dict[int, RunMetrics]] = {}
+    for run, by_seed in folders.items():
+        histories = {seed: evaluations(os.path.join(folder, "metrics.json")) for seed, folder in by_seed.items()}
+        finals[run] = {seed: history[-1] for seed, history in histories.items()}
+        changes[run] = {seed: _last_change(history) for seed, history in histories.items()}
+    return finals, changes
