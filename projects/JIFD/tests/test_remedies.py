@@ -176,3 +176,31 @@ def test_dal_ring_form_and_radius_without_weight_decay():
     decay = {id(p): g["weight_decay"] for g in optimizer.param_groups for p in g["params"]}
     assert decay[id(m.objectives.ring.radius)] == 0.0
     assert decay[id(m.objectives.recon.weight)] == 5e-4
+
+
+def test_mine_statistic_learns_under_the_solvers_weight_decay():
+    """With the loss weight 1e-4 under Adam's L2 decay 5e-4, decay outweighs T's gradient and
+    the bound collapses to 0; freed from decay, T finds the dependence of a and b."""
+    cfg = make_cfg("SOLVER.OPT", "Adam", "SOLVER.BASE_LR", 1e-3, "SOLVER.WEIGHT_DECAY", 5e-4,
+                   "SOLVER.WEIGHT_DECAY_NORM", 5e-4, "SOLVER.WEIGHT_DECAY_BIAS", 5e-4)
+
+    def trained_bound(restore_decay: bool) -> float:
+        torch.manual_seed(0)
+        mine = MINE(16, 16, hidden_dim=64)
+        optimizer, _ = Trainer.build_optimizer(cfg, mine)
+        assert {g["weight_decay"] for g in optimizer.param_groups} == {0.0}
+        for group in optimizer.param_groups if restore_decay else ():
+            group["weight_decay"] = 5e-4
+        for _ in range(300):
+            a = torch.randn(64, 16)
+            loss = -1e-4 * mine(a, a + 0.5 * torch.randn(64, 16))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            a = torch.randn(1024, 16)
+            return mine(a, a + 0.5 * torch.randn(1024, 16)).item()
+
+    learned, decayed = trained_bound(restore_decay=False), trained_bound(restore_decay=True)
+    assert learned > 1.0
+    assert abs(decayed) < 0.05

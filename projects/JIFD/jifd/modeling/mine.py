@@ -10,7 +10,14 @@ __all__ = ["MINE"]
 
 
 class MINE(nn.Module):
-    """Statistics network T(a, b) = Linear(hidden -> 1)(LeakyReLU(W_a a + W_b b))."""
+    """Statistics network T(a, b) = Linear(hidden -> 1)(LeakyReLU(W_a a + W_b b)).
+
+    T is free of weight decay (``no_weight_decay`` names all its parameters). Its gradient is
+    the MINE loss weight (1e-4) times the bound's, so under the solver's L2 decay (5e-4 with
+    Adam) decay outweighs it: T shrank to zero within the first epoch, the bound read 0 and
+    the features got no gradient from it. Without decay Adam makes T's updates independent of
+    the weight, which then sets only the reversed gradient the features receive.
+    """
 
     def __init__(self, dim_a: int, dim_b: int, hidden_dim: int = 512) -> None:
         super().__init__()
@@ -19,6 +26,7 @@ class MINE(nn.Module):
         # No output bias: the bound is unchanged by a constant added to T (its gradient is
         # mean(1) - softmax-weighted mean(1) = 0), so a bias would only hold round-off.
         self.out = nn.Linear(hidden_dim, 1, bias=False)
+        self.no_weight_decay = tuple(name for name, _ in self.named_parameters())
 
     def statistic(self, a: Tensor, b: Tensor) -> Tensor:
         return self.out(F.leaky_relu(self.proj_a(a) + self.proj_b(b))).squeeze(1)
