@@ -14,7 +14,7 @@ from scipy import stats as scipy_stats
 
 from vreid.ablation import estimate, load_grid, markdown, quick_grid, run_grid, summarise
 from vreid.ablation.grid import Grid, Run
-from vreid.ablation.runner import MARKER, is_finished
+from vreid.ablation.runner import MARKER, grid_eta, is_finished
 from vreid.ablation.stats import final_metrics, last_change
 from vreid.errors import UserError
 
@@ -200,3 +200,10 @@ def test_bad_grid_files_name_file_and_key(tmp_path, text, message):
     path.write_text(text.replace("CFG", str(config)))
     with pytest.raises(UserError, match=message):
         load_grid(str(path))
+
+
+def test_grid_eta_shares_the_runs_left_among_the_jobs():
+    # two 600 s runs done, 6 left, 2 at a time: three more rounds of 600 s
+    assert grid_eta([600.0, 600.0], left=6, jobs=2) == 1800.0
+    assert grid_eta([300.0, 900.0], left=3, jobs=1) == 1800.0
+    assert grid_eta([600.0], left=0, jobs=2) == 0.0

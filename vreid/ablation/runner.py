@@ -147,6 +147,13 @@ def _last_error(folder: str) -> str:
     return (errors or lines or [""])[-1][:200]
 
 
+def grid_eta(seconds: list[float], left: int, jobs: int) -> float:
+    """Seconds until the grid is done: the mean time of the runs finished so far, for ``left``
+    runs ``jobs`` at a time. Elapsed time over runs finished would count the first run's whole
+    wait against it alone, ``jobs`` times too pessimistic while the other jobs are still going."""
+    return sum(seconds) / len(seconds) * left / max(1, jobs) if seconds and left else 0.0
+
+
 def run_grid(grid: Grid, jobs: int, threads: int, command: Command = train_command,
              echo: Callable[[str], None] = print) -> list[Outcome]:
     """Runs every unfinished (run, seed) of ``grid``, ``jobs`` at a time, each process with
@@ -156,16 +163,16 @@ def run_grid(grid: Grid, jobs: int, threads: int, command: Command = train_comma
     total, skipped = len(todo), len(todo) - len(pending)
     if skipped:
         echo(f"{skipped} of {total} runs already finished in {grid.output}: skipped")
-    failed = []
+    failed, seconds = [], []
     done = skipped
-    start = time.monotonic()
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [pool.submit(run_one, grid, run, seed, cmd, threads) for run, seed, cmd in pending]
         for future in as_completed(futures):
             outcome = future.result()
             done += 1
             left = total - done
-            eta = (time.monotonic() - start) / (done - skipped) * left if left else 0.0
+            seconds.append(outcome.seconds)
+            eta = grid_eta(seconds, left, jobs)
             head = f"[{done}/{total}] {outcome.run.name} seed {outcome.seed}"
             if outcome.returncode == 0:
                 echo(f"{head}: {_brief(outcome.folder)} in {_duration(outcome.seconds)}; "
