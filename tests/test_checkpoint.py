@@ -4,7 +4,8 @@ import os
 import pytest
 import torch
 
-from vreid.engine.checkpoint import Checkpointer, load_checkpoint_file
+from vreid.engine.checkpoint import Checkpointer
+from vreid.modeling.weights import load_checkpoint_file
 from vreid.errors import UserError
 
 

@@ -63,13 +63,13 @@ from fastreid.solver import build_optimizer
 from fastreid.utils.events import EventStorage
 from vreid.benchmark import synthetic_batch
 from vreid.config import load_config
-from vreid.engine import Trainer
+from vreid.modeling import build_model
 from vreid.engine.fast_paths import configure_process
 cfg = load_config("tests/toy_project/configs/toy.yml", ["CPU_REUSE_MEMORY", sys.argv[1], "INPUT.SIZE_TRAIN",
                   "[128,128]", "SOLVER.IMS_PER_BATCH", "64", "MODEL.HEADS.NUM_CLASSES", "16"], projects=(PROJECT,))
 configure_process(cfg)
 torch.manual_seed(0)
-model = Trainer.build_model(cfg).train()
+model = build_model(cfg).train()
 optimizer, _ = build_optimizer(cfg, model, contiguous=False)
 batch = synthetic_batch(cfg, 64, train=True)
 with EventStorage():

@@ -9,8 +9,8 @@ from toyreid import PROJECT as TOY
 
 from vreid.benchmark import synthetic_batch
 from vreid.config import load_config
-from vreid.engine import Trainer
-from vreid.engine.amp import autocast_dtype
+from vreid.modeling import build_model
+from vreid.engine.step import autocast_dtype
 from vreid.engine.fast_paths import configure_process
 
 TOY_CONFIG = Path(__file__).resolve().parent / "toy_project" / "configs" / "toy.yml"
@@ -19,7 +19,7 @@ TOY_CONFIG = Path(__file__).resolve().parent / "toy_project" / "configs" / "toy.
 def build(*opts):
     cfg = load_config(str(TOY_CONFIG), ["MODEL.HEADS.NUM_CLASSES", 8, "TEST.IMS_PER_BATCH", 4, *opts], projects=(TOY,))
     torch.manual_seed(0)
-    return Trainer.build_model(cfg).eval(), cfg
+    return build_model(cfg).eval(), cfg
 
 
 @pytest.fixture(scope="module")

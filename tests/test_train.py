@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from vreid.deploy import load_for_eval
+from vreid.modeling import load_model
 from vreid.engine import Trainer
 
 METRICS = ("Rank-1", "Rank-5", "Rank-10", "mAP", "mINP")
@@ -35,7 +35,7 @@ def test_eval_only_reproduces_training_numbers_exactly(trained):
     cfg.defrost()
     cfg.MODEL.WEIGHTS = f"{cfg.OUTPUT_DIR}/model_final.pth"
     cfg.MODEL.HEADS.NUM_CLASSES = 0  # as in a fresh config: read from the checkpoint
-    results = Trainer.test(cfg, load_for_eval(cfg))
+    results = Trainer.test(cfg, load_model(cfg))
     for key in METRICS:
         assert results[key] == final[key], key
 

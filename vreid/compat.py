@@ -170,20 +170,11 @@ def _build_dist_with_device_safe_jaccard(build_dist):
 def _patch_checkpoint() -> None:
     from fastreid.utils import checkpoint
 
-    from vreid.engine.checkpoint import load_checkpoint_file
+    from vreid.modeling.weights import load_checkpoint_file
 
     # Checkpointer._load_file unpickles arbitrary objects; only tensors and plain data are
     # accepted.
     checkpoint.Checkpointer._load_file = lambda self, f: load_checkpoint_file(f)
-
-
-def set_local_process_group(group) -> None:
-    """Tell fast-reid which process group is this machine's. Its ``comm.get_local_rank`` and
-    ``get_local_size`` read a module-private global that only its own (CUDA-only) launcher sets;
-    ``vreid.engine.launch`` launches CPU processes too, so it sets the global here."""
-    from fastreid.utils import comm
-
-    comm._LOCAL_PROCESS_GROUP = group
 
 
 def apply() -> None:

@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from vreid.engine.checkpoint import FILE_MODE, Checkpointer, load_checkpoint_file
+from vreid.engine.checkpoint import FILE_MODE, Checkpointer
+from vreid.modeling.weights import load_checkpoint_file
 from vreid.errors import UserError
 
 

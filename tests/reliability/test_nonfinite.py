@@ -9,9 +9,9 @@ from torch import nn
 
 from fastreid.utils.events import EventStorage
 
-from vreid.engine.amp import AMPStepTrainer
 from vreid.engine.checkpoint import Checkpointer
-from vreid.engine.finite import FiniteStepTrainer, NonFiniteError
+from vreid.engine.finite import NonFiniteError
+from vreid.engine.step import StepTrainer, TrainStep
 from vreid.errors import UserError
 from vreid.evaluation.evaluator import ReidEvaluator
 
@@ -31,9 +31,10 @@ class _Tiny(nn.Module):
         return losses
 
 
-def _trainer(model, lr, cls=FiniteStepTrainer, **kwargs):
+def _trainer(model, lr, dtype=None):
     data = itertools.repeat(torch.randn(8, 4, generator=torch.Generator().manual_seed(0)))
-    trainer = cls(model, data, torch.optim.SGD(model.parameters(), lr=lr), None, **kwargs)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    trainer = StepTrainer(model, data, optimizer, None, TrainStep(model, optimizer, torch.device("cpu"), dtype))
     trainer.iter = 7
     return trainer
 
@@ -55,8 +56,7 @@ def test_parameters_that_overflow_stop_training_naming_them():
 
 
 def test_amp_steps_are_checked_too():
-    trainer = _trainer(_Tiny(poison="loss_cls"), lr=0.1, cls=AMPStepTrainer,
-                       device=torch.device("cpu"), dtype=torch.bfloat16)
+    trainer = _trainer(_Tiny(poison="loss_cls"), lr=0.1, dtype=torch.bfloat16)
     with pytest.raises(NonFiniteError, match="loss loss_cls=nan"):
         trainer.run_step()
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from vreid.deploy import load_for_eval
+from vreid.modeling import load_model
 from vreid.engine import Trainer
 from vreid.errors import UserError
 
@@ -16,7 +16,7 @@ from vreid.errors import UserError
 def test_eval_refuses_weights_of_another_architecture(saved, arch_cfg, data_root):
     cfg = arch_cfg("DNDM", "MODEL.WEIGHTS", saved("JIFD").weights)
     with pytest.raises(UserError) as info:
-        load_for_eval(cfg)
+        load_model(cfg)
     message = str(info.value)
     assert message.startswith(f"MODEL.WEIGHTS {saved('JIFD').weights} does not fit MODEL.META_ARCHITECTURE DNDM ")
     filled, total = (int(n) for n in message.split(" fills ")[1].split(" tensors")[0].split(" of its "))
@@ -27,11 +27,11 @@ def test_eval_refuses_weights_of_another_architecture(saved, arch_cfg, data_root
 def test_eval_refuses_other_shapes(saved, arch_cfg):
     cfg = arch_cfg("Baseline", "MODEL.WEIGHTS", saved("Baseline").weights, "MODEL.HEADS.NUM_CLASSES", 10)
     with pytest.raises(UserError, match=r"Baseline of this config: it fills \d+ of its \d+ tensors \(1 of another shape \(heads\.weight\)\)"):
-        load_for_eval(cfg)
+        load_model(cfg)
     cfg = arch_cfg("Baseline", "MODEL.WEIGHTS", saved("Baseline").weights, "MODEL.BACKBONE.DEPTH", "34x")
     with pytest.raises(UserError, match=r"tensors \(\d+ missing \(backbone\.layer1\.2\."):
-        load_for_eval(cfg)
-    load_for_eval(arch_cfg("Baseline", "MODEL.WEIGHTS", saved("Baseline").weights))  # its own config loads
+        load_model(cfg)
+    load_model(arch_cfg("Baseline", "MODEL.WEIGHTS", saved("Baseline").weights))  # its own config loads
 
 
 def test_train_net_eval_only_exits_2_without_metrics(saved, repo_root, data_root, tmp_path):

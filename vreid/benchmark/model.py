@@ -11,8 +11,8 @@ import torch
 from fastreid.solver import build_optimizer
 from fastreid.utils.events import EventStorage
 
-from vreid.engine.amp import autocast_dtype
-from vreid.engine.trainer import Trainer, resolve_device
+from vreid.engine.step import TrainStep
+from vreid.modeling import build_model, resolve_device
 from vreid.projects import batch_keys, installed_projects, sampler_spec
 
 from .memory import peak_mib, reset_peak
@@ -82,26 +82,17 @@ def _with_classes(cfg):
 
 
 def measure_train_step(cfg, iters: int = 5, warmup: int = 2) -> dict:
-    """Median seconds of one optimizer step (forward, backward, update) and images/s."""
+    """Median seconds of one training step (the trainer's: forward, backward, update and the
+    finite checks) and images/s."""
     cfg = _with_classes(cfg)
     device = resolve_device(cfg)
-    model = Trainer.build_model(cfg).train()
+    model = build_model(cfg).train()
     optimizer, _ = build_optimizer(cfg, model, contiguous=False)
-    dtype = autocast_dtype(device, cfg.SOLVER.AMP.DTYPE) if cfg.SOLVER.AMP.ENABLED else None
-    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+    step = TrainStep.from_config(cfg, model, optimizer, device)
     batch = _to(synthetic_batch(cfg, cfg.SOLVER.IMS_PER_BATCH, train=True), device)
-
-    def step() -> None:
-        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            loss = sum(model(batch).values())
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-
     reset_peak(device)
     with EventStorage():  # fast-reid's losses log accuracy into it
-        times = _timed(step, device, iters, warmup)
+        times = _timed(lambda: step(batch), device, iters, warmup)
     median = statistics.median(times)
     return {"train_step_s": median, "train_images_per_s": batch["images"].shape[0] / median,
             "train_step_times_s": times, "train_peak_mib": peak_mib(device)}
@@ -112,7 +103,7 @@ def measure_inference(cfg, iters: int = 5, warmup: int = 1) -> dict:
     """Median images/s of the eval forward at TEST.IMS_PER_BATCH."""
     cfg = _with_classes(cfg)
     device = resolve_device(cfg)
-    model = Trainer.build_model(cfg).eval()
+    model = build_model(cfg).eval()
     batch = _to(synthetic_batch(cfg, cfg.TEST.IMS_PER_BATCH, train=False), device)
     reset_peak(device)
     times = _timed(lambda: model(batch), device, iters, warmup)
@@ -126,7 +117,7 @@ def model_cost(cfg) -> dict:
     from fvcore.nn import FlopCountAnalysis
 
     cfg = _with_classes(cfg)
-    model = Trainer.build_model(cfg).eval()
+    model = build_model(cfg).eval()
     batch = synthetic_batch(cfg, 2, train=False)
     batch = {k: v[:1].to(resolve_device(cfg)) for k, v in batch.items()}
     flops = FlopCountAnalysis(model, (batch,))

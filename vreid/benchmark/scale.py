@@ -9,7 +9,8 @@ import time
 import torch
 from fastreid.utils import comm
 
-from vreid.data.build import SAMPLER_REGISTRY, build_train_set, get_dataset
+from vreid.data.build import build_train_set, get_dataset
+from vreid.data.samplers import build_sampler, epoch_iterations
 
 from .memory import current_mib, peak_rss_mib, reset_peak
 
@@ -42,11 +43,9 @@ def measure_sampler(cfg) -> dict:
     mini_batch = cfg.SOLVER.IMS_PER_BATCH // comm.get_world_size()
     before = _start()
     start = time.perf_counter()
-    sampler = SAMPLER_REGISTRY.get(cfg.DATALOADER.SAMPLER_TRAIN)(cfg, train, mini_batch, cfg.SEED)
+    sampler = build_sampler(cfg, train, mini_batch, cfg.SEED)
     build_s = time.perf_counter() - start
-    epoch = getattr(sampler, "iters_per_epoch", None)
-    iters = epoch(cfg.SOLVER.IMS_PER_BATCH) if callable(epoch) else len(train) // cfg.SOLVER.IMS_PER_BATCH
-    count = max(1, iters) * mini_batch
+    count = epoch_iterations(sampler, len(train), cfg.SOLVER.IMS_PER_BATCH) * mini_batch
     start = time.perf_counter()
     drawn = sum(1 for _ in itertools.islice(iter(sampler), count))
     return {"sampler_build_s": build_s, "sampler_train_images": len(train),

@@ -3,31 +3,24 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Sequence
+
 import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Sampler
 
-from fvcore.common.registry import Registry
-
 from fastreid.data import samplers as fr_samplers
 from fastreid.data.datasets import DATASET_REGISTRY
-from vreid.data.transforms import build_transforms
 from fastreid.utils import comm
 
 from vreid.data.dataset import ReIDDataset, record_meta
 from vreid.data.loader import DeviceLoader
+from vreid.data.samplers import build_sampler, epoch_iterations
+from vreid.data.transforms import build_transforms
 from vreid.errors import UserError
 from vreid.projects import ProjectSpec, declared_datasets, source_keys
 
 logger = logging.getLogger(__name__)
-
-SAMPLER_REGISTRY = Registry("SAMPLER")
-SAMPLER_REGISTRY.__doc__ = """Training samplers by DATALOADER.SAMPLER_TRAIN name, each called as
-``entry(cfg, dataset, mini_batch_size, seed) -> Sampler`` (a function, or a class whose
-``@configurable`` constructor takes those). A sampler may define ``iters_per_epoch(total_batch_size)``
-when an epoch is not len(dataset)/batch.
-"""
-
 
 def data_root() -> str:
     return os.getenv("FASTREID_DATASETS", "datasets")
@@ -70,27 +63,6 @@ def known_datasets() -> list[str]:
     return sorted({n for n in builtin.__all__ if registered(n)} | set(declared_datasets()))
 
 
-def _identity_sampler(cls: type, cfg, dataset, mini_batch_size: int, seed: int | None) -> Sampler:
-    records = [r[:3] for r in dataset.img_items]  # fast-reid unpacks exactly three fields
-    return cls(records, mini_batch_size, cfg.DATALOADER.NUM_INSTANCE, seed=seed)
-
-
-# fast-reid's samplers under their own names; the functions are named for the registry keys.
-@SAMPLER_REGISTRY.register()
-def TrainingSampler(cfg, dataset, mini_batch_size: int, seed: int | None) -> Sampler:  # noqa: N802
-    return fr_samplers.TrainingSampler(len(dataset), seed=seed)
-
-
-@SAMPLER_REGISTRY.register()
-def NaiveIdentitySampler(cfg, dataset, mini_batch_size: int, seed: int | None) -> Sampler:  # noqa: N802
-    return _identity_sampler(fr_samplers.NaiveIdentitySampler, cfg, dataset, mini_batch_size, seed)
-
-
-@SAMPLER_REGISTRY.register()
-def BalancedIdentitySampler(cfg, dataset, mini_batch_size: int, seed: int | None) -> Sampler:  # noqa: N802
-    return _identity_sampler(fr_samplers.BalancedIdentitySampler, cfg, dataset, mini_batch_size, seed)
-
-
 def draft_size(cfg, is_train: bool) -> tuple[int, int] | None:
     """(width, height) that JPEGs may be decoded down to: the first resize of fast-reid's
     transforms (INPUT.SIZE_TRAIN or SIZE_TEST; a single value resizes the shorter side to it,
@@ -131,13 +103,7 @@ def build_train_loader(cfg, train_set: ReIDDataset | None = None, sampler: Sampl
     mini_batch = cfg.SOLVER.IMS_PER_BATCH // world
     seed = cfg.SEED if cfg.SEED >= 0 else None
     if sampler is None:
-        name = cfg.DATALOADER.SAMPLER_TRAIN
-        if name not in SAMPLER_REGISTRY:
-            known = ", ".join(sorted(n for n, _ in SAMPLER_REGISTRY))
-            raise UserError(f"unknown DATALOADER.SAMPLER_TRAIN {name!r}. Registered: {known}")
-        sampler = SAMPLER_REGISTRY.get(name)(cfg, train_set, mini_batch, seed)
-    epoch = getattr(sampler, "iters_per_epoch", None)
-    iters = epoch(cfg.SOLVER.IMS_PER_BATCH) if callable(epoch) else len(train_set) // cfg.SOLVER.IMS_PER_BATCH
+        sampler = build_sampler(cfg, train_set, mini_batch, seed)
     workers = cfg.DATALOADER.NUM_WORKERS
     generator = torch.Generator().manual_seed(seed + comm.get_rank()) if seed is not None else None
     loader = DataLoader(
@@ -149,8 +115,8 @@ def build_train_loader(cfg, train_set: ReIDDataset | None = None, sampler: Sampl
         worker_init_fn=_seed_worker,
         generator=generator,
     )
-    # fast-reid computes len(dataset) // batch, which is 0 for a set smaller than one batch.
-    return DeviceLoader(loader, cfg.MODEL.DEVICE, iters_per_epoch=max(1, iters))
+    return DeviceLoader(loader, cfg.MODEL.DEVICE,
+                        iters_per_epoch=epoch_iterations(sampler, len(train_set), cfg.SOLVER.IMS_PER_BATCH))
 
 
 def build_test_loader(cfg, dataset_name: str) -> tuple[DeviceLoader, int]:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import pickle
 import tempfile
 import zipfile
 from glob import escape as glob_escape, glob
@@ -14,69 +13,6 @@ from fastreid.utils.checkpoint import Checkpointer as _FastreidCheckpointer
 
 from vreid.engine.finite import ADVICE, NonFiniteError, nonfinite_names
 from vreid.errors import UserError
-
-
-def load_checkpoint_file(path: str) -> dict:
-    """Load a checkpoint with ``weights_only=True``: tensors and plain data, never code."""
-    if not os.path.isfile(path):
-        raise UserError(f"checkpoint {path} does not exist: check MODEL.WEIGHTS or the path given")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        if "Weights only load failed" not in str(e):
-            raise UserError(_unreadable(path, e)) from None
-        raise UserError(
-            f"refusing to load {path}: it holds pickled objects other than tensors and plain "
-            f"data, which could run code ({str(e).splitlines()[0]}). Re-save its state_dict "
-            "with torch.save({'model': model.state_dict()}, path) from a trusted session."
-        ) from None
-    except (RuntimeError, EOFError, KeyError, ValueError, IndexError, OSError) as e:
-        raise UserError(_unreadable(path, e)) from None
-    if not isinstance(data, dict):
-        raise UserError(f"{path} is not a checkpoint: expected a dict, got {type(data).__name__}")
-    if "model" not in data:
-        data = {"model": data}
-    return data
-
-
-PARTIAL_KEY = "MODEL.WEIGHTS_PARTIAL"
-
-
-def weights_fit(model: torch.nn.Module, state: dict) -> tuple[list[str], list[str]]:
-    """Entries of ``model``'s state_dict that ``state`` leaves unfilled, and those it holds in
-    another shape (a ``module.`` prefix of a DDP save is ignored; extra entries are fine)."""
-    model = getattr(model, "module", model)
-    state = {k.removeprefix("module."): v for k, v in state.items()}
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in state]
-    other = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
-    return missing, other
-
-
-def check_weights_fit(model: torch.nn.Module, state: dict, path: str, meta_arch: str, fine_tune: bool = False) -> None:
-    """fast-reid's loader fills what matches and logs the rest at INFO: a checkpoint of another
-    architecture "loads" a few tensors and leaves a random model, whose evaluation, features or
-    export look like results. So a checkpoint that does not fill every model tensor stops here.
-
-    Raises:
-        UserError: counts and a few keys; ``fine_tune`` adds how to load part of it on purpose.
-    """
-    missing, other = weights_fit(model, state)
-    if not missing and not other:
-        return
-    total = len(getattr(model, "module", model).state_dict())
-    parts = [f"{len(missing)} missing ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''})" if missing else "",
-             f"{len(other)} of another shape ({', '.join(other[:3])}{', ...' if len(other) > 3 else ''})" if other else ""]
-    hint = f"; to fine-tune from part of it on purpose, add {PARTIAL_KEY} True" if fine_tune else ""
-    raise UserError(f"MODEL.WEIGHTS {path} does not fit MODEL.META_ARCHITECTURE {meta_arch} of this config: it "
-                    f"fills {total - len(missing) - len(other)} of its {total} tensors ({'; '.join(p for p in parts if p)}). "
-                    f"Pass the config the weights were trained with (their run folder holds it as config.yaml){hint}")
-
-
-def _unreadable(path: str, error: BaseException) -> str:
-    reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-    return (f"cannot load checkpoint {path}: it is empty, truncated or not a PyTorch checkpoint "
-            f"({type(error).__name__}: {reason}); use another file")
 
 
 def _looks_complete(path: str) -> bool:

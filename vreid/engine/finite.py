@@ -10,12 +10,11 @@ from __future__ import annotations
 from typing import Iterable, Mapping
 
 import torch
-
-from fastreid.engine.train_loop import SimpleTrainer
+from torch import nn
 
 from vreid.errors import UserError
 
-__all__ = ["FiniteStepTrainer", "NonFiniteError", "nonfinite_names"]
+__all__ = ["NonFiniteError", "check_losses", "check_model", "nonfinite_names"]
 
 ADVICE = ("lower SOLVER.BASE_LR, enable SOLVER.CLIP_GRADIENTS, or run tools/check_dataset.py; "
           "the last checkpoint written is finite and --resume continues from it")
@@ -39,24 +38,18 @@ def _listed(names: list[str], limit: int = 3) -> str:
     return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-class FiniteStepTrainer(SimpleTrainer):
-    """fast-reid's SimpleTrainer, stopping with one line at the first non-finite loss term
-    (before the optimizer steps) or parameter/buffer (after it)."""
+def check_losses(loss_dict: dict[str, torch.Tensor], iteration: int) -> None:
+    """Every loss term is finite (checked before the optimizer step)."""
+    bad = nonfinite_names(loss_dict)
+    if bad:
+        values = ", ".join(f"{k}={loss_dict[k].item()}" for k in bad)
+        raise NonFiniteError(f"iteration {iteration}: loss {values}; {ADVICE}")
 
-    def _write_metrics(self, loss_dict: dict[str, torch.Tensor], data_time: float) -> None:
-        bad = nonfinite_names(loss_dict)
-        if bad:
-            values = ", ".join(f"{k}={loss_dict[k].item()}" for k in bad)
-            raise NonFiniteError(f"iteration {self.iter}: loss {values}; {ADVICE}")
-        super()._write_metrics(loss_dict, data_time)
 
-    def run_step(self) -> None:
-        super().run_step()
-        self.check_model()
-
-    def check_model(self) -> None:
-        model = self.model.module if hasattr(self.model, "module") else self.model
-        bad = nonfinite_names([*model.named_parameters(), *model.named_buffers()])
-        if bad:
-            raise NonFiniteError(f"iteration {self.iter}: {len(bad)} model tensors became NaN/inf after the "
-                                 f"optimizer step ({_listed(bad)}); {ADVICE}")
+def check_model(model: nn.Module, iteration: int) -> None:
+    """Every parameter and buffer is finite (checked after the optimizer step)."""
+    model = model.module if hasattr(model, "module") else model
+    bad = nonfinite_names([*model.named_parameters(), *model.named_buffers()])
+    if bad:
+        raise NonFiniteError(f"iteration {iteration}: {len(bad)} model tensors became NaN/inf after the "
+                             f"optimizer step ({_listed(bad)}); {ADVICE}")

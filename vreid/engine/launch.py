@@ -10,7 +10,13 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from fastreid.utils import comm
-from vreid.compat import set_local_process_group
+
+
+def set_local_process_group(group) -> None:
+    """Tell fast-reid which process group is this machine's. Its ``comm.get_local_rank`` and
+    ``get_local_size`` read a module-private global that only its own (CUDA-only) launcher sets;
+    this launcher starts CPU processes too, so it sets the global itself."""
+    comm._LOCAL_PROCESS_GROUP = group
 
 
 def free_port() -> int:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections import OrderedDict
 
 import torch
@@ -12,7 +11,6 @@ from torch.nn.parallel import DistributedDataParallel
 from fastreid.engine import DefaultTrainer
 from fastreid.engine.train_loop import TrainerBase
 from fastreid.evaluation import inference_on_dataset
-from fastreid.modeling.meta_arch import build_model
 from fastreid.solver import build_optimizer
 from fastreid.utils import comm
 from fastreid.utils.logger import setup_logger
@@ -20,31 +18,21 @@ from fastreid.utils.logger import setup_logger
 from vreid.config import check_config
 from vreid.data import build_test_loader, build_train_loader
 from vreid.data.build import get_dataset
-from vreid.engine.amp import AMPStepTrainer, autocast_dtype
-from vreid.engine.checkpoint import Checkpointer, check_weights_fit, load_checkpoint_file, weights_fit
-from vreid.engine.fast_paths import apply_fast_paths
-from vreid.engine.finite import FiniteStepTrainer
+from vreid.engine.checkpoint import Checkpointer
 from vreid.engine.hooks import replace_fastreid_hooks
 from vreid.engine.lr_schedule import build_lr_scheduler
+from vreid.engine.step import StepTrainer, TrainStep
 from vreid.engine.weight_decay import skip_weight_decay
 from vreid.engine.writer import keep_evaluations
 from vreid.errors import UserError
 from vreid.evaluation.evaluator import ReidEvaluator
 from vreid.evaluation.extra import run_extra_evaluations
 from vreid.evaluation.table import results_table
-from vreid.modeling.pretrained import check_pretrained
+from vreid.modeling import build_model, resolve_device
+from vreid.modeling.weights import check_weights_fit, load_fitting, read_weights, weights_fit
 from vreid.outputs import ensure_folder
 
 logger = logging.getLogger(__name__)
-
-
-def resolve_device(cfg) -> torch.device:
-    device = torch.device(cfg.MODEL.DEVICE)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError("MODEL.DEVICE is cuda but CUDA is not available here; pass MODEL.DEVICE cpu")
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", comm.get_local_rank())
-    return device
 
 
 def check_test_sets(cfg) -> None:
@@ -92,11 +80,8 @@ class Trainer(DefaultTrainer):
                 model, device_ids=[device.index] if device.type == "cuda" else None,
                 broadcast_buffers=False, find_unused_parameters=cfg.MODEL.DDP_FIND_UNUSED)
 
-        dtype = autocast_dtype(device, cfg.SOLVER.AMP.DTYPE) if cfg.SOLVER.AMP.ENABLED else None
-        if dtype is None:
-            self._trainer = FiniteStepTrainer(model, data_loader, optimizer, param_wrapper)
-        else:
-            self._trainer = AMPStepTrainer(model, data_loader, optimizer, param_wrapper, device, dtype)
+        step = TrainStep.from_config(cfg, model, optimizer, device)
+        self._trainer = StepTrainer(model, data_loader, optimizer, param_wrapper, step)
 
         self.scheduler = self.build_lr_scheduler(cfg, optimizer, self.iters_per_epoch)
         checkpointables = dict(optimizer=optimizer, **self.scheduler)
@@ -137,18 +122,19 @@ class Trainer(DefaultTrainer):
         """fast-reid's, plus the best selection number so far, so model_best stays the best.
         Starting from MODEL.WEIGHTS, they must fill the whole model unless MODEL.WEIGHTS_PARTIAL."""
         weights = self.cfg.MODEL.WEIGHTS
-        if weights and not (resume and self.checkpointer.has_checkpoint()):
-            state = load_checkpoint_file(weights)["model"]
+        if resume and self.checkpointer.has_checkpoint():
+            checkpoint = self.checkpointer.resume_or_load(weights, resume=True)
+            self.start_epoch = checkpoint.get("epoch", -1) + 1
+            self.best_metric = checkpoint.get("best_metric", self.best_metric)
+        elif weights:  # the model alone, as fast-reid loads MODEL.WEIGHTS; the file read once
+            state = read_weights(weights).state
             if self.cfg.MODEL.WEIGHTS_PARTIAL:
                 missing, other = weights_fit(self.model, state)
                 logger.warning(f"MODEL.WEIGHTS_PARTIAL: {weights} leaves {len(missing)} tensors missing and "
                                f"{len(other)} of another shape at their initial values")
             else:
                 check_weights_fit(self.model, state, weights, self.cfg.MODEL.META_ARCHITECTURE, fine_tune=True)
-        checkpoint = self.checkpointer.resume_or_load(weights, resume=resume)
-        if resume and self.checkpointer.has_checkpoint():
-            self.start_epoch = checkpoint.get("epoch", -1) + 1
-            self.best_metric = checkpoint.get("best_metric", self.best_metric)
+            load_fitting(self.model, state)
 
     @staticmethod
     def scale_warmup(cfg, iters_per_epoch: int):
@@ -164,12 +150,7 @@ class Trainer(DefaultTrainer):
 
     @classmethod
     def build_model(cls, cfg) -> torch.nn.Module:
-        resolve_device(cfg)
-        check_pretrained(cfg)
-        model = apply_fast_paths(cfg, build_model(cfg))
-        params = sum(p.numel() for p in model.parameters())
-        logger.info(f"Model {cfg.MODEL.META_ARCHITECTURE}: {params / 1e6:.2f} M parameters on {cfg.MODEL.DEVICE}")
-        return model
+        return build_model(cfg)
 
     @classmethod
     def build_lr_scheduler(cls, cfg, optimizer, iters_per_epoch: int) -> dict:

@@ -7,8 +7,8 @@ import torch.nn.functional as F
 
 from vreid.benchmark import synthetic_batch
 from vreid.config import load_config
-from vreid.engine import Trainer
-from vreid.engine.amp import autocast_dtype
+from vreid.modeling import build_model
+from vreid.engine.step import autocast_dtype
 
 CONFIG = Path(__file__).resolve().parents[3] / "configs" / "synthetic" / "dndm.yml"
 
@@ -17,7 +17,7 @@ def build(*opts):
     cfg = load_config(str(CONFIG), ["MODEL.DEVICE", "cpu", "MODEL.HEADS.NUM_CLASSES", 8, "INPUT.SIZE_TEST", [64, 64],
                                     "TEST.IMS_PER_BATCH", 4, *opts])
     torch.manual_seed(0)
-    return Trainer.build_model(cfg).eval(), cfg
+    return build_model(cfg).eval(), cfg
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ learn in both cross-domain directions, and eval-only reproduces the training num
 
 import pytest
 
-from vreid.deploy import load_for_eval
+from vreid.modeling import load_model
 from vreid.engine import Trainer
 
 PROTOCOLS = ("SynDN_D2N", "SynDN_N2D")
@@ -37,7 +37,7 @@ def test_eval_only_reproduces_training_numbers_exactly(trained):
     cfg.defrost()
     cfg.MODEL.WEIGHTS = f"{cfg.OUTPUT_DIR}/model_final.pth"
     cfg.MODEL.HEADS.NUM_CLASSES = 0  # as in a fresh config: read from the checkpoint
-    results = Trainer.test(cfg, load_for_eval(cfg))
+    results = Trainer.test(cfg, load_model(cfg))
     for name in PROTOCOLS:
         for key in ("Rank-1", "Rank-5", "Rank-10", "mAP", "mINP"):
             assert results[name][key] == final[name][key], (name, key)

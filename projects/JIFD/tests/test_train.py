@@ -7,7 +7,7 @@ import pytest
 
 from vreid.config import load_config
 from vreid.engine import Trainer
-from vreid.deploy import load_for_eval
+from vreid.modeling import load_model
 
 CONFIG = Path(__file__).resolve().parents[3] / "configs" / "synthetic" / "jifd.yml"
 LOSSES = ("loss_vae_rec", "loss_vae_kl", "loss_cls", "loss_triplet", "loss_ds_cls", "loss_ci_cls",
@@ -61,6 +61,6 @@ def test_eval_only_reproduces_the_training_evaluation(trained):
     cfg.defrost()
     cfg.MODEL.WEIGHTS = f"{cfg.OUTPUT_DIR}/model_final.pth"
     cfg.MODEL.HEADS.NUM_CLASSES = 0  # as in a fresh config: read from the checkpoint
-    again = Trainer.test(cfg, load_for_eval(cfg))
+    again = Trainer.test(cfg, load_model(cfg))
     for key in ("Rank-1", "Rank-5", "Rank-10", "mAP", "mINP"):
         assert again[key] == results[key], key
