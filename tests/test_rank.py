@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from vreid.evaluation.distance import pairwise_distance
-from vreid.evaluation.rank import evaluate_rank, rank_metrics
+from vreid.evaluation.rank import Labels, evaluate_rank, rank
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # "Cython rank evaluation is unavailable"
@@ -125,16 +125,16 @@ def test_cuhk03_runs_fastreids_single_gallery_shot_protocol():
     assert mAP == want_map
 
 
-def test_rank_metrics():
+def test_rank_summary_agrees_with_evaluate_rank():
     case = _random_case(9, 60, 300, 20, 3)
     cmc, ap, inp = evaluate_rank(*case)
-    m = rank_metrics(*case)
+    m = rank(case[0], Labels.of(*case[1:])).summary()
     assert m["num_valid_queries"] == len(ap) and m["num_valid_queries"] + m["num_skipped_queries"] == 60
     assert m["num_skipped_queries"] > 0
     assert m["Rank-1"] == pytest.approx(cmc[0]) and m["Rank-20"] == pytest.approx(cmc[19])
     assert m["mAP"] == pytest.approx(ap.mean()) and m["mINP"] == pytest.approx(inp.mean())
     assert m["Rank-20"] <= 1.0
-    small = rank_metrics(case[0][:, :8], *case[1:2], case[2][:8], case[3], case[4][:8])
+    small = rank(case[0][:, :8], Labels.of(case[1], case[2][:8], case[3], case[4][:8])).summary()
     assert small["Rank-10"] == small["Rank-20"]  # past the gallery: value at last position
 
 
@@ -160,23 +160,22 @@ def test_pairwise_distance_identical_points_and_bad_metric():
 
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])
-def test_feature_rank_metrics_equals_full_matrix(metric):
+def test_distance_rows_ranked_in_chunks_equal_the_full_matrix(metric):
     """Chunked distances + ranking give exactly what the whole distance matrix gives."""
     from vreid.benchmark.evaluation import clustered_features
-    from vreid.evaluation.distance import pairwise_distance
-    from vreid.evaluation.rank import feature_rank_metrics
+    from vreid.evaluation.distance import distance_rows, pairwise_distance
 
     d = clustered_features(37, 120, 16, 12, seed=3)
-    labels = (d["q_pids"], d["g_pids"], d["q_camids"], d["g_camids"])
-    full = rank_metrics(pairwise_distance(d["query"], d["gallery"], metric), *labels)
-    chunked = feature_rank_metrics(d["query"], d["gallery"], *labels, metric, chunk_size=5)
+    labels = Labels.of(d["q_pids"], d["g_pids"], d["q_camids"], d["g_camids"])
+    full = rank(pairwise_distance(d["query"], d["gallery"], metric), labels).summary()
+    chunked = rank(distance_rows(d["query"], d["gallery"], metric), labels, chunk_size=5).summary()
     assert chunked == full
 
 
 def test_progress_logs_an_eta_only_once_per_period(caplog, monkeypatch):
     import logging
 
-    from vreid.evaluation import progress as progress_module
+    from vreid import progress as progress_module
 
     clock = iter([0.0, 10.0, 40.0, 50.0, 100.0])
     monkeypatch.setattr(progress_module.time, "perf_counter", lambda: next(clock))

@@ -5,7 +5,7 @@ import torch
 
 from vreid.benchmark.evaluation import clustered_features
 from vreid.evaluation.evaluator import ReidEvaluator
-from vreid.evaluation.rank import rank_metrics
+from vreid.evaluation.rank import Labels, rank
 from vreid.evaluation.rerank import KReciprocalReranker, k_reciprocal_rerank
 
 
@@ -93,6 +93,6 @@ def test_evaluator_ranks_the_reranked_distances_chunk_by_chunk():
     ev.process({"targets": pids, "camids": camids}, feats)
     got = ev.evaluate()
     dist = k_reciprocal_rerank(data["query"], data["gallery"], 6, 3, 0.3)
-    expected = rank_metrics(dist, data["q_pids"], data["g_pids"], data["q_camids"], data["g_camids"])
+    expected = rank(dist, Labels.of(data["q_pids"], data["g_pids"], data["q_camids"], data["g_camids"])).summary()
     assert got["mAP"] == pytest.approx(expected["mAP"] * 100, abs=1e-9)
     assert got["Rank-1"] == pytest.approx(expected["Rank-1"] * 100, abs=1e-9)

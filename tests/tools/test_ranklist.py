@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from vreid.errors import UserError
-from vreid.evaluation import rank_metrics
+from vreid.evaluation import Labels, rank
 from vreid.visualization import RankRow, choose_queries, rank_queries, select_queries
 from vreid.visualization.canvas import MATCH, MISMATCH, QUERY, open_tile
 from vreid.visualization.ranklist import ranklist_grid
@@ -58,10 +58,10 @@ def test_per_query_ranking_agrees_with_the_evaluator():
     dist = (torch.rand(num_q, num_g, generator=gen) * 20).round() / 20  # many exact ties
     q_pids, g_pids = torch.randint(0, 12, (num_q,), generator=gen), torch.randint(0, 12, (num_g,), generator=gen)
     q_cams, g_cams = torch.randint(0, 3, (num_q,), generator=gen), torch.randint(0, 3, (num_g,), generator=gen)
-    ranked = rank_queries(dist, q_pids, g_pids, q_cams, g_cams, topk=10, chunk_size=16)
+    ranked = rank_queries(dist, Labels.of(q_pids, g_pids, q_cams, g_cams), topk=10, chunk_size=16)
 
     valid = [r for r in ranked if not math.isnan(r.ap)]
-    expected = rank_metrics(dist, q_pids, g_pids, q_cams, g_cams)
+    expected = rank(dist, Labels.of(q_pids, g_pids, q_cams, g_cams)).summary()
     assert np.mean([r.ap for r in valid]) == pytest.approx(expected["mAP"], abs=1e-9)
     assert np.mean([r.first_match == 1 for r in valid]) == pytest.approx(expected["Rank-1"], abs=1e-6)  # CMC is float32
     assert len(ranked) - len(valid) == expected["num_skipped_queries"]
@@ -77,7 +77,7 @@ def test_best_worst_and_chosen_queries():
     gen = torch.Generator().manual_seed(1)
     dist = torch.rand(30, 60, generator=gen)
     pids_q, pids_g = torch.arange(30) % 10, torch.arange(60) % 10
-    ranked = rank_queries(dist, pids_q, pids_g, torch.zeros(30), torch.ones(60), topk=5)
+    ranked = rank_queries(dist, Labels.of(pids_q, pids_g, torch.zeros(30), torch.ones(60)), topk=5)
     best, worst = select_queries(ranked, "best", 5), select_queries(ranked, "worst", 5)
     assert [r.ap for r in best] == sorted((r.ap for r in best), reverse=True)
     assert min(r.ap for r in best) >= max(r.ap for r in worst)

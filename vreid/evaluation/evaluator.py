@@ -9,9 +9,10 @@ import torch
 from fastreid.evaluation.evaluator import DatasetEvaluator
 from fastreid.utils import comm
 
-from vreid.evaluation.chance import chance_metrics
-from vreid.evaluation.rank import chunked_rank_metrics, feature_rank_metrics
 from vreid.errors import UserError
+from vreid.evaluation.chance import chance_metrics
+from vreid.evaluation.distance import distance_rows
+from vreid.evaluation.rank import Labels, rank
 from vreid.evaluation.rerank import KReciprocalReranker
 
 logger = logging.getLogger(__name__)
@@ -76,15 +77,14 @@ class ReidEvaluator(DatasetEvaluator):
             raise UserError(f"{bad} of {len(feats)} test features hold NaN/inf, so any metric would be "
                             f"meaningless: the model's weights (MODEL.WEIGHTS) or its training diverged")
         q, g = slice(0, self._num_query), slice(self._num_query, None)
+        labels = Labels.of(pids[q], pids[g], camids[q], camids[g], feats.device)
         if self._rerank is None:  # distances made and ranked a chunk of queries at a time
-            m = feature_rank_metrics(feats[q], feats[g], pids[q], pids[g], camids[q], camids[g],
-                                     self._metric, chunk_size=self._chunk_size)
+            distances = distance_rows(feats[q], feats[g], self._metric)
         else:
             if self._metric == "cosine":  # squared Euclidean of unit vectors = 2 - 2 cos
                 feats.div_(feats.norm(dim=1, keepdim=True).clamp_min_(1e-12))  # _collect's own copy
-            reranker = KReciprocalReranker(feats[q], feats[g], *self._rerank, chunk_size=self._chunk_size)
-            m = chunked_rank_metrics(reranker.distances, pids[q], pids[g], camids[q], camids[g],
-                                     chunk_size=self._chunk_size, device=feats.device)
+            distances = KReciprocalReranker(feats[q], feats[g], *self._rerank, chunk_size=self._chunk_size).distances
+        m = rank(distances, labels, self._chunk_size).summary()
         results = OrderedDict((k, m[k] * 100) for k in ("Rank-1", "Rank-5", "Rank-10", "Rank-20", "mAP", "mINP"))
         results["metric"] = (m["mAP"] + m["Rank-1"]) / 2 * 100
         results["num_queries"] = float(m["num_valid_queries"])

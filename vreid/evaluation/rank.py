@@ -13,31 +13,28 @@ precision at that match; INP = #matches / (kept position of the last match + 1).
 Queries without any remaining match are skipped, as fast-reid does.
 
 Ties: the ranking equals a *stable* sort of each row (``torch.sort(..., stable=True)``):
-equal distances rank in gallery order, so results are deterministic. fast-reid's and the DN-ReID release's ``np.argsort``
-(quicksort) break ties arbitrarily, so exact ties may score differently there.
+equal distances rank in gallery order, so results are deterministic. fast-reid's and the DN-ReID
+release's ``np.argsort`` (quicksort) break ties arbitrarily, so exact ties may score differently
+there. :func:`top_k`, which the searches and rank lists show, ranks by the same rule.
+
+One core: :class:`Labels` encodes the four label arrays once, :func:`rank` returns every query's
+:class:`QueryStats` (from a distance matrix or from chunks of distance rows made on demand), and
+:func:`evaluate_rank` is the drop-in for fast-reid's function of that name.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, Union
 
 import numpy as np
 import torch
 
-from vreid.evaluation.distance import distance_rows
-from vreid.evaluation.progress import Progress
+from vreid.progress import Progress
 
-__all__ = ["chunked_rank_metrics", "evaluate_rank", "feature_rank_metrics", "query_stats", "rank_metrics"]
+__all__ = ["Labels", "QueryStats", "evaluate_rank", "rank", "top_k"]
 
 
-@dataclass
-class _QueryStats:
-    """Per-query results for all queries (valid or not), on the evaluation device."""
-
-    first_pos: torch.Tensor  # 1-based kept position of the first match (int64)
-    ap: torch.Tensor  # float64
-    inp: torch.Tensor  # float64
-    valid: torch.Tensor  # bool: query has at least one kept match
+Distances = Union[torch.Tensor, np.ndarray, Callable[[int, int], torch.Tensor]]
 
 
 def _as_tensor(x: Any, device: torch.device) -> torch.Tensor:
@@ -46,15 +43,90 @@ def _as_tensor(x: Any, device: torch.device) -> torch.Tensor:
     return torch.as_tensor(np.asarray(x), device=device)
 
 
-def _encode_labels(q: Any, g: Any, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return int64 codes for query/gallery labels; non-integer labels (e.g. strings) are
-    factorised jointly so equality is preserved."""
+def _encode(q: Any, g: Any, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """int64 codes of query/gallery labels; non-integer labels (e.g. strings) are factorised
+    jointly so equality is preserved."""
     if not isinstance(q, torch.Tensor) or not isinstance(g, torch.Tensor):
         qa, ga = np.asarray(q), np.asarray(g)
         if qa.dtype.kind not in "iub" or ga.dtype.kind not in "iub":
             _, codes = np.unique(np.concatenate([qa.ravel(), ga.ravel()]), return_inverse=True)
             q, g = codes[: qa.size], codes[qa.size:]
     return _as_tensor(q, device).long().reshape(-1), _as_tensor(g, device).long().reshape(-1)
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Identities and cameras of the queries and of the gallery, as int64 codes on one device."""
+
+    q_pids: torch.Tensor
+    g_pids: torch.Tensor
+    q_camids: torch.Tensor
+    g_camids: torch.Tensor
+
+    @classmethod
+    def of(cls, q_pids: Any, g_pids: Any, q_camids: Any, g_camids: Any, device: Any = "cpu") -> Labels:
+        """Encode arrays, lists or tensors of any label type (strings are factorised jointly)."""
+        device = torch.device(device)
+        qp, gp = _encode(q_pids, g_pids, device)
+        qc, gc = _encode(q_camids, g_camids, device)
+        if qp.numel() != qc.numel() or gp.numel() != gc.numel():
+            raise ValueError(f"label lengths (q_pids {qp.numel()}, q_camids {qc.numel()}, g_pids {gp.numel()}, "
+                             f"g_camids {gc.numel()}) differ")
+        return cls(qp, gp, qc, gc)
+
+    @property
+    def num_query(self) -> int:
+        return self.q_pids.numel()
+
+    @property
+    def num_gallery(self) -> int:
+        return self.g_pids.numel()
+
+
+@dataclass
+class QueryStats:
+    """Per-query results of every query (valid or not), on the ranking device."""
+
+    first_pos: torch.Tensor  # 1-based kept position of the first match (int64)
+    ap: torch.Tensor  # float64
+    inp: torch.Tensor  # float64
+    valid: torch.Tensor  # bool: the query has at least one kept match
+    num_gallery: int
+
+    def valid_only(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(first_pos, ap, inp) of valid queries; fast-reid asserts instead of raising."""
+        if not bool(self.valid.any()):
+            raise ValueError("no valid query: no query identity has a gallery match outside the query's camera")
+        v = self.valid
+        return self.first_pos[v], self.ap[v], self.inp[v]
+
+    def cmc(self, max_rank: int) -> np.ndarray:
+        """CMC over valid queries, float32, of length ``min(max_rank, num_gallery)``."""
+        first_pos = self.valid_only()[0]
+        length = min(max_rank, self.num_gallery)
+        counts = torch.bincount(first_pos.clamp_max(length + 1) - 1, minlength=length + 1)[:length]
+        return (counts.cumsum(0).double() / first_pos.numel()).float().cpu().numpy()
+
+    def summary(self, max_ranks: Sequence[int] = (1, 5, 10, 20)) -> dict[str, float | int]:
+        """Rates as fractions in [0, 1] (not percentages): ``"Rank-k"`` for each k in
+        ``max_ranks`` (a rank beyond the gallery reports the CMC at the last position), ``"mAP"``
+        and ``"mINP"`` over valid queries; and ``"num_valid_queries"``, ``"num_skipped_queries"``
+        (queries without a match in the gallery). Raises ValueError when no query is valid."""
+        _, ap, inp = self.valid_only()
+        cmc = self.cmc(max(max_ranks))
+        out: dict[str, float | int] = {f"Rank-{k}": float(cmc[min(k, len(cmc)) - 1]) for k in max_ranks}
+        out["mAP"] = float(ap.mean())
+        out["mINP"] = float(inp.mean())
+        out["num_valid_queries"] = ap.numel()
+        out["num_skipped_queries"] = self.valid.numel() - ap.numel()
+        return out
+
+
+def top_k(dist: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices and distances of the k nearest gallery entries per row, nearest first; equal
+    distances keep gallery order (a stable sort, the ranking's tie rule)."""
+    dist_sorted, order = torch.sort(dist, dim=1, stable=True)
+    return order[:, :k], dist_sorted[:, :k]
 
 
 def _matched_block(
@@ -98,13 +170,8 @@ def _buckets(dist: torch.Tensor, md: torch.Tensor, midx: torch.Tensor) -> torch.
     return bucket
 
 
-def _chunk_stats(
-    dist: torch.Tensor,
-    q_pids: torch.Tensor,
-    q_camids: torch.Tensor,
-    g_pids: torch.Tensor,
-    g_camids: torch.Tensor,
-) -> _QueryStats:
+def _chunk_stats(dist: torch.Tensor, q_pids: torch.Tensor, q_camids: torch.Tensor, g_pids: torch.Tensor,
+                 g_camids: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """Evaluate one chunk of queries without sorting the gallery.
 
     Only same-pid entries (few per query) score: the rank of the k-th of them is k plus
@@ -115,7 +182,7 @@ def _chunk_stats(
     same_pid = g_pids[None, :] == q_pids[:, None]
     if not bool(same_pid.any()):
         zeros = torch.zeros(n, dtype=torch.float64, device=dist.device)
-        return _QueryStats(torch.ones(n, dtype=torch.long, device=dist.device), zeros, zeros, zeros.bool())
+        return torch.ones(n, dtype=torch.long, device=dist.device), zeros, zeros, zeros.bool()
     md, midx, counts = _matched_block(dist, same_pid)
     k = md.shape[1]
     real = torch.arange(k, device=dist.device)[None, :] < counts[:, None]
@@ -133,85 +200,36 @@ def _chunk_stats(
     ap = precision.where(good, 0.0).sum(1) / hits.clamp_min(1)
     last = kept_pos.masked_fill(~good, 1).amax(1)
     first = kept_pos.masked_fill(~good, m + 1).amin(1)
-    return _QueryStats(first, ap, hits / last.double(), num_hits > 0)
+    return first, ap, hits / last.double(), num_hits > 0
 
 
-def _all_stats(
-    distmat: Any,
-    q_pids: Any,
-    g_pids: Any,
-    q_camids: Any,
-    g_camids: Any,
-    chunk_size: int,
-    device: Any,
-) -> tuple[_QueryStats, int]:
-    """Run all chunks; return concatenated per-query stats and the gallery size."""
-    if device is None:
-        device = distmat.device if isinstance(distmat, torch.Tensor) else torch.device("cpu")
-    device = torch.device(device)
-    dist = _as_tensor(distmat, device)
-    if dist.ndim != 2:
-        raise ValueError(f"distmat must be 2-D (num_query, num_gallery), got shape {tuple(dist.shape)}")
-    qp, gp = _encode_labels(q_pids, g_pids, device)
-    qc, gc = _encode_labels(q_camids, g_camids, device)
-    num_q, num_g = dist.shape
-    if not (qp.numel() == qc.numel() == num_q and gp.numel() == gc.numel() == num_g):
-        raise ValueError(
-            f"label lengths (q_pids {qp.numel()}, q_camids {qc.numel()}, g_pids {gp.numel()}, "
-            f"g_camids {gc.numel()}) do not match distmat shape {tuple(dist.shape)}"
-        )
-    return _stats_by_chunk(lambda s, e: dist[s:e], qp, gp, qc, gc, chunk_size), num_g
+def rank(distances: Distances, labels: Labels, chunk_size: int = 256, progress: bool = True) -> QueryStats:
+    """Every query's ranking statistics under the market1501 protocol (module docstring).
 
-
-def _stats_by_chunk(
-    distances: Callable[[int, int], torch.Tensor],
-    qp: torch.Tensor,
-    gp: torch.Tensor,
-    qc: torch.Tensor,
-    gc: torch.Tensor,
-    chunk_size: int,
-) -> _QueryStats:
-    """Per-query stats, ``chunk_size`` rows of ``distances(start, stop)`` at a time."""
+    ``distances`` is the (num_query, num_gallery) matrix, or ``rows(start, stop)`` giving those
+    queries' distance rows on the labels' device when asked, so a VeRi-Wild-size matrix never
+    exists whole. ``chunk_size`` queries are ranked at a time, memory a few chunk x gallery
+    blocks; ``progress`` logs an ETA on long passes."""
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    num_q = qp.numel()
-    progress = Progress("ranking queries", num_q)
+    num_q, num_g = labels.num_query, labels.num_gallery
+    if not callable(distances):
+        matrix = _as_tensor(distances, labels.q_pids.device)
+        if matrix.shape != (num_q, num_g):
+            raise ValueError(f"distmat shape {tuple(matrix.shape)} does not match the labels "
+                             f"({num_q} queries, {num_g} gallery entries)")
+        distances = lambda s, e: matrix[s:e]  # noqa: E731
+    report = Progress("ranking queries", num_q) if progress else None
     parts = []
     for s in range(0, num_q, chunk_size):
-        progress.update(s)
+        if report is not None:
+            report.update(s)
         dist = distances(s, min(s + chunk_size, num_q)).contiguous()  # searchsorted wants contiguous rows
         if bool(dist.isnan().any()):
             raise ValueError("distances contain NaN; the ranking of NaN distances is undefined")
-        parts.append(_chunk_stats(dist, qp[s:s + chunk_size], qc[s:s + chunk_size], gp, gc))
-    return _cat_stats(parts)
-
-
-def query_stats(distmat: Any, q_pids: Any, g_pids: Any, q_camids: Any, g_camids: Any,
-                chunk_size: int = 256) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per query, valid or not: (1-based kept rank of the first match, AP, has a match), for
-    tools that show single queries with the evaluator's exact numbers."""
-    stats, _ = _all_stats(distmat, q_pids, g_pids, q_camids, g_camids, chunk_size, None)
-    return stats.first_pos, stats.ap, stats.valid
-
-
-def _cat_stats(parts: list[_QueryStats]) -> _QueryStats:
-    return _QueryStats(*(torch.cat([getattr(p, f) for p in parts]) for f in _QueryStats.__dataclass_fields__))
-
-
-def _cmc(first_pos: torch.Tensor, length: int) -> np.ndarray:
-    """CMC from first-match positions; positions past the kept list count as hits."""
-    counts = torch.bincount(first_pos.clamp_max(length + 1) - 1, minlength=length + 1)[:length]
-    return (counts.cumsum(0).double() / first_pos.numel()).float().cpu().numpy()
-
-
-def _valid_only(stats: _QueryStats) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(first_pos, ap, inp) of valid queries; fast-reid asserts instead of raising."""
-    if not bool(stats.valid.any()):
-        raise ValueError(
-            "no valid query: no query identity has a gallery match outside the query's camera"
-        )
-    v = stats.valid
-    return stats.first_pos[v], stats.ap[v], stats.inp[v]
+        parts.append(_chunk_stats(dist, labels.q_pids[s:s + chunk_size], labels.q_camids[s:s + chunk_size],
+                                  labels.g_pids, labels.g_camids))
+    return QueryStats(*(torch.cat([p[i] for p in parts]) for i in range(4)), num_gallery=num_g)
 
 
 def evaluate_rank(
@@ -234,8 +252,8 @@ def evaluate_rank(
     a few ``chunk_size x num_gallery`` blocks. ``use_cython`` is accepted and has no effect.
     ``use_metric_cuhk03=True`` (CUHK03's single-gallery-shot protocol: per query, one gallery
     image per identity drawn at random, ten draws averaged) runs fast-reid's own numpy
-    ``eval_cuhk03`` unchanged and, like fast-reid, returns ``(cmc, mAP)`` only. Ties rank in gallery order (stable sort), see the module
-    docstring.
+    ``eval_cuhk03`` unchanged and, like fast-reid, returns ``(cmc, mAP)`` only. Ties rank in
+    gallery order (stable sort), see the module docstring.
 
     Returns:
         cmc: float32, length ``min(max_rank, num_gallery)``, averaged over valid queries.
@@ -247,9 +265,14 @@ def evaluate_rank(
     """
     if use_metric_cuhk03:
         return _fastreid_cuhk03(distmat, q_pids, g_pids, q_camids, g_camids, max_rank)
-    stats, num_g = _all_stats(distmat, q_pids, g_pids, q_camids, g_camids, chunk_size, device)
-    first_pos, ap, inp = _valid_only(stats)
-    return _cmc(first_pos, min(max_rank, num_g)), ap.cpu().numpy(), inp.cpu().numpy()
+    if device is None:
+        device = distmat.device if isinstance(distmat, torch.Tensor) else torch.device("cpu")
+    dist = _as_tensor(distmat, torch.device(device))
+    if dist.ndim != 2:
+        raise ValueError(f"distmat must be 2-D (num_query, num_gallery), got shape {tuple(dist.shape)}")
+    stats = rank(dist, Labels.of(q_pids, g_pids, q_camids, g_camids, device), chunk_size, progress=False)
+    _, ap, inp = stats.valid_only()
+    return stats.cmc(max_rank), ap.cpu().numpy(), inp.cpu().numpy()
 
 
 def _fastreid_cuhk03(distmat: Any, q_pids: Any, g_pids: Any, q_camids: Any, g_camids: Any,
@@ -260,75 +283,3 @@ def _fastreid_cuhk03(distmat: Any, q_pids: Any, g_pids: Any, q_camids: Any, g_ca
     arrays = [x.cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
               for x in (distmat, q_pids, g_pids, q_camids, g_camids)]
     return eval_cuhk03(*arrays, max_rank)
-
-
-def rank_metrics(
-    distmat: Any,
-    q_pids: Any,
-    g_pids: Any,
-    q_camids: Any,
-    g_camids: Any,
-    max_ranks: Sequence[int] = (1, 5, 10, 20),
-    *,
-    chunk_size: int = 256,
-    device: Any = None,
-) -> dict[str, float | int]:
-    """Summary metrics plus how many queries were skipped for lack of a gallery match.
-
-    Rates are fractions in [0, 1] (not percentages): ``"Rank-k"`` for each k in
-    ``max_ranks``, ``"mAP"`` and ``"mINP"`` over valid queries. A rank beyond the gallery
-    size reports the CMC value at the last position. Also returns ``"num_valid_queries"``
-    and ``"num_skipped_queries"``. Raises ValueError when no query is valid.
-    """
-    stats, num_g = _all_stats(distmat, q_pids, g_pids, q_camids, g_camids, chunk_size, device)
-    return _summary(stats, num_g, max_ranks)
-
-
-def feature_rank_metrics(
-    query: torch.Tensor,
-    gallery: torch.Tensor,
-    q_pids: Any,
-    g_pids: Any,
-    q_camids: Any,
-    g_camids: Any,
-    metric: str = "cosine",
-    max_ranks: Sequence[int] = (1, 5, 10, 20),
-    *,
-    chunk_size: int = 256,
-) -> dict[str, float | int]:
-    """``rank_metrics`` from features, never holding the whole distance matrix: distances are
-    made ``chunk_size`` queries at a time on the features' device, so memory stays at a few
-    ``chunk_size x num_gallery`` blocks (a VeRi-Wild-size 10k x 100k matrix alone is 4 GB)."""
-    return chunked_rank_metrics(distance_rows(query, gallery, metric), q_pids, g_pids, q_camids,
-                                g_camids, max_ranks, chunk_size=chunk_size, device=query.device)
-
-
-def chunked_rank_metrics(
-    distances: Callable[[int, int], torch.Tensor],
-    q_pids: Any,
-    g_pids: Any,
-    q_camids: Any,
-    g_camids: Any,
-    max_ranks: Sequence[int] = (1, 5, 10, 20),
-    *,
-    chunk_size: int = 256,
-    device: Any,
-) -> dict[str, float | int]:
-    """``rank_metrics`` where ``distances(start, stop)`` gives, on ``device``, the
-    (stop - start, num_gallery) distance rows of those queries, asked for ``chunk_size``
-    queries at a time."""
-    qp, gp = _encode_labels(q_pids, g_pids, device)
-    qc, gc = _encode_labels(q_camids, g_camids, device)
-    return _summary(_stats_by_chunk(distances, qp, gp, qc, gc, chunk_size), gp.numel(), max_ranks)
-
-
-def _summary(stats: _QueryStats, num_g: int, max_ranks: Sequence[int]) -> dict[str, float | int]:
-    first_pos, ap, inp = _valid_only(stats)
-    length = min(max(max_ranks), num_g)
-    cmc = _cmc(first_pos, length)
-    out: dict[str, float | int] = {f"Rank-{k}": float(cmc[min(k, length) - 1]) for k in max_ranks}
-    out["mAP"] = float(ap.mean())
-    out["mINP"] = float(inp.mean())
-    out["num_valid_queries"] = first_pos.numel()
-    out["num_skipped_queries"] = stats.valid.numel() - first_pos.numel()
-    return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .progress import Progress
+from vreid.progress import Progress
 
 __all__ = ["KReciprocalReranker", "k_reciprocal_rerank"]
 

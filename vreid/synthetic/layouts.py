@@ -15,6 +15,7 @@ from typing import Callable
 
 import numpy as np
 
+from vreid.progress import progress_bar
 from vreid.synthetic import seeding
 from vreid.synthetic.camera import CameraStyle, sample_camera
 from vreid.synthetic.capture import capture
@@ -171,8 +172,6 @@ def _chunk_writer(plan: LayoutPlan, folder: Path, workers: int) -> Iterator[Call
 def write_layout(plan: LayoutPlan, folder: Path, workers: int = 0, progress: bool = False) -> None:
     """Renders every planned image (in ``workers`` processes; 0: in this one) and list file under
     `folder`, with a progress bar on stderr when ``progress``."""
-    from vreid.deploy.progress import progress_bar  # here: plain generation needs none of vreid.deploy
-
     chunks = [plan.images[i:i + WRITE_CHUNK] for i in range(0, len(plan.images), WRITE_CHUNK)]
     with _chunk_writer(plan, folder, min(workers, len(chunks))) as write, \
             progress_bar(len(plan.images), f"synthetic {plan.layout.name}", enabled=progress) as bar:

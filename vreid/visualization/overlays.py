@@ -19,7 +19,7 @@ from PIL import Image
 from torch import nn
 
 from vreid.deploy.images import ImageEntry
-from vreid.deploy.progress import progress_bar
+from vreid.progress import progress_bar
 from vreid.errors import UserError
 from vreid.projects import BatchKey
 from vreid.visualization.canvas import TileGrid, new_sheet, paste_tile

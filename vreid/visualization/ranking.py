@@ -22,7 +22,7 @@ from vreid.data.dataset import Record, record_meta
 from vreid.deploy.features import extract_features
 from vreid.errors import UserError
 from vreid.evaluation import pairwise_distance
-from vreid.evaluation.rank import query_stats
+from vreid.evaluation.rank import Labels, rank, top_k
 from vreid.projects import BatchKey
 from vreid.visualization.ranklist import RankRow
 
@@ -39,24 +39,22 @@ class RankedQuery:
     first_match: int  # 1-based rank of the first right match; 0 when there is none
 
 
-def rank_queries(dist: torch.Tensor, q_pids: torch.Tensor, g_pids: torch.Tensor, q_camids: torch.Tensor,
-                 g_camids: torch.Tensor, topk: int, chunk_size: int = 256) -> list[RankedQuery]:
-    """Rank the gallery for every query (rows of ``dist``), chunk by chunk to bound memory.
-    AP and first-match rank come from the evaluator itself (``query_stats``)."""
-    first_pos, aps, valid = (t.tolist() for t in query_stats(dist, q_pids, g_pids, q_camids, g_camids, chunk_size))
-    g_pids, g_camids = g_pids.to(dist.device), g_camids.to(dist.device)
+def rank_queries(dist: torch.Tensor, labels: Labels, topk: int, chunk_size: int = 256) -> list[RankedQuery]:
+    """Rank the gallery for every query (rows of ``dist``), chunk by chunk to bound memory. AP
+    and first-match rank come from the evaluator's ranking itself; the rank list is the
+    ``top_k`` of the entries the protocol keeps (same identity and camera dropped)."""
+    stats = rank(dist, labels, chunk_size, progress=False)
+    first_pos, aps, valid = stats.first_pos.tolist(), stats.ap.tolist(), stats.valid.tolist()
     ranked = []
     for start in range(0, dist.shape[0], chunk_size):
-        qp, qc = (t[start:start + chunk_size].to(dist.device)[:, None] for t in (q_pids, q_camids))
-        sorted_dist, order = torch.sort(dist[start:start + chunk_size], dim=1, stable=True)
-        same = g_pids[order] == qp
-        kept = ~(same & (g_camids[order] == qc))
-        top = torch.argsort((~kept).byte(), dim=1, stable=True)[:, :topk]  # kept entries, in rank order
-        rows = zip(order.gather(1, top).tolist(), sorted_dist.gather(1, top).tolist(),
-                   same.gather(1, top).tolist(), kept.gather(1, top).tolist())
-        for i, (gallery, dists, matches, keep) in enumerate(rows):
-            q, n = start + i, sum(keep)
-            ranked.append(RankedQuery(q, gallery[:n], dists[:n], matches[:n],
+        stop = min(start + chunk_size, dist.shape[0])
+        same = labels.g_pids[None, :] == labels.q_pids[start:stop, None]
+        dropped = same & (labels.g_camids[None, :] == labels.q_camids[start:stop, None])
+        order, dists = top_k(dist[start:stop].masked_fill(dropped, math.inf), topk)  # dropped entries sort last
+        kept = (~dropped.gather(1, order)).sum(1).tolist()
+        rows = zip(order.tolist(), dists.tolist(), same.gather(1, order).tolist(), kept)
+        for q, (gallery, distances, matches, n) in enumerate(rows, start):
+            ranked.append(RankedQuery(q, gallery[:n], distances[:n], matches[:n],
                                       aps[q] if valid[q] else math.nan, first_pos[q] if valid[q] else 0))
     return ranked
 
@@ -112,12 +110,6 @@ def ranklist_rows(ranked: Sequence[RankedQuery], queries: Sequence[Record], gall
     return rows
 
 
-def _codes(labels: Sequence) -> torch.Tensor:
-    """Integer codes of labels that may be strings (some data sets prefix their pids)."""
-    code = {label: i for i, label in enumerate(dict.fromkeys(labels))}
-    return torch.tensor([code[label] for label in labels])
-
-
 @dataclass
 class ProtocolRanking:
     queries: list[Record]
@@ -132,7 +124,7 @@ def rank_protocol(cfg: CfgNode, model: nn.Module, protocol: str, topk: int, prog
     feats = extract_features(model, loader, len(records), cfg.TEST.FLIP.ENABLED, progress, desc=protocol)
     feats = feats.to(cfg.MODEL.DEVICE)
     dist = pairwise_distance(feats[:num_query], feats[num_query:], cfg.TEST.METRIC)
-    pids, camids = _codes([r[1] for r in records]), _codes([r[2] for r in records])
-    ranked = rank_queries(dist, pids[:num_query], pids[num_query:], camids[:num_query], camids[num_query:],
-                          topk, cfg.TEST.CHUNK_SIZE)
+    pids, camids = [r[1] for r in records], [r[2] for r in records]
+    labels = Labels.of(pids[:num_query], pids[num_query:], camids[:num_query], camids[num_query:], dist.device)
+    ranked = rank_queries(dist, labels, topk, cfg.TEST.CHUNK_SIZE)
     return ProtocolRanking(records[:num_query], records[num_query:], ranked)
