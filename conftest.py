@@ -97,7 +97,7 @@ def _load_tool(name: str):
 @pytest.fixture(scope="session")
 def run_tool():
     """run_tool("search", *argv) -> exit code, through run_cli as on the command line."""
-    from vreid.engine import run_cli
+    from vreid.cli import run_cli
 
     modules = {}
 
@@ -238,14 +238,15 @@ def exported_onnx(run_tool, tmp_path, capsys) -> Callable:
     import onnx
     import onnxruntime as ort
 
-    from vreid.deploy import eval_inputs, load_tool_config, load_trained_model
+    from vreid.config import load_model_config
+    from vreid.modeling import eval_inputs, load_model
 
     def export(saved: SavedModel):
         path = tmp_path / "model.onnx"
         assert run_tool("export_onnx", "--output", path, "--atol", 1e-4, "--no-progress", *saved.args()) == 0
         assert "max abs diff onnxruntime vs PyTorch" in capsys.readouterr().out
-        cfg = load_tool_config(saved.config, ["MODEL.WEIGHTS", saved.weights])
-        model = load_trained_model(cfg)
+        cfg = load_model_config(saved.config, ["MODEL.WEIGHTS", saved.weights])
+        model = load_model(cfg)
         keys = eval_inputs(model)
         graph = onnx.load(path)
         assert [i.name for i in graph.graph.input] == list(keys)

@@ -22,7 +22,7 @@ from vreid.ablation import (as_json, auto_jobs, collect, grid_from_args, load_gr
 from vreid.ablation.grid import Grid
 from vreid.ablation.runner import is_finished, train_command
 from vreid.config import load_config
-from vreid.engine import run_cli
+from vreid.cli import run_cli
 from vreid.errors import UserError
 
 

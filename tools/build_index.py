@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import argparse
 
-from vreid.deploy import load_features
-from vreid.deploy.gallery_index import GalleryIndex, load_index, sidecar_path
-from vreid.deploy.index_params import BUILD_FIELDS, add_build_arguments, flag, given, params_from_args
-from vreid.engine import run_cli
+from vreid.cli import add_index_build_arguments, given, index_params, run_cli
+from vreid.deploy import GalleryIndex, load_features, load_index
+from vreid.deploy.gallery_index import sidecar_path
+from vreid.deploy.index_params import BUILD_FIELDS, flag
 from vreid.errors import UserError
 from vreid.outputs import check_output_file
 from vreid.projects import BatchKey, label_key
@@ -32,12 +32,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     source.add_argument("--features", nargs="+", metavar="FILE.npy",
                         help="build a new index: trained on the first file, then every file added")
     source.add_argument("--add", nargs="+", metavar="FILE.npy", help="add these files to the existing --index")
-    add_build_arguments(parser)
+    add_index_build_arguments(parser)
     return parser.parse_args(argv)
 
 
 def build(args: argparse.Namespace, key: BatchKey | None) -> GalleryIndex:
-    params = params_from_args(args)
+    params = index_params(args)
     first, *rest = args.features
     index = GalleryIndex.build(load_features(first, key), params, first)
     for path in rest:

@@ -18,7 +18,7 @@ from vreid.config import load_config
 from vreid.data.build import get_dataset
 from vreid.data.image_check import bad_images
 from vreid.data.image_io import IMAGE_EXTENSIONS
-from vreid.engine import run_cli
+from vreid.cli import run_cli
 from vreid.errors import UserError
 
 

@@ -5,7 +5,8 @@ import time
 
 from tabulate import tabulate
 
-from vreid.engine import Trainer, argument_parser, run_cli, setup
+from vreid.cli import argument_parser, run_cli
+from vreid.engine import Trainer, setup
 
 
 def main() -> int:

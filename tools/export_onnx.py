@@ -14,13 +14,14 @@ CPU; the file's metadata_props repeat this.
 from __future__ import annotations
 
 import argparse
-import os
 
-from vreid.deploy import (add_model_arguments, eval_inputs, export_onnx, load_tool_config, load_trained_model,
-                          max_abs_diff)
-from vreid.deploy.onnx_export import deployment_metadata, input_size, require
-from vreid.engine import run_cli
+from vreid.cli import add_model_arguments, run_cli
+from vreid.config import load_model_config
+from vreid.deploy import export_onnx, max_abs_diff
+from vreid.deploy.images import input_size
+from vreid.deploy.onnx_export import deployment_metadata, require
 from vreid.errors import UserError
+from vreid.modeling import eval_inputs, load_model
 from vreid.outputs import check_output_file, writing
 from vreid.projects import batch_keys, installed_projects
 
@@ -40,9 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     for module in ("onnx", "onnxruntime"):  # missing: say so before minutes of work, not after
         require(module)
     check_output_file(args.output, "--output")
-    cfg = load_tool_config(args.config_file, args.opts, device="cpu")
+    cfg = load_model_config(args.config_file, args.opts, device="cpu")
     height, width = input_size(cfg)
-    model = load_trained_model(cfg)
+    model = load_model(cfg)
     keys, declared = eval_inputs(model), batch_keys(installed_projects())
     with writing(args.output, "the ONNX graph"):
         inputs = export_onnx(model, keys, args.output, height, width, deployment_metadata(cfg, keys, declared),

@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import argparse
 
-from vreid.deploy import (FeatureFile, add_label_argument, add_model_arguments, label_argument, load_tool_config,
-                          load_trained_model, read_inputs, save_features)
-from vreid.deploy.feature_file import check_npy_path, file_sha256
-from vreid.deploy.features import embed_images
+from vreid.cli import add_label_argument, add_model_arguments, label_argument, move_overrides, run_cli
+from vreid.config import load_model_config
+from vreid.deploy import Embedder, FeatureFile, Rows, read_inputs, save_features
+from vreid.deploy.feature_file import check_npy_path
 from vreid.deploy.images import line_format
-from vreid.deploy.model import config_text, move_overrides
-from vreid.engine import run_cli
 from vreid.projects import label_key
 
 
@@ -42,13 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     check_npy_path(args.output)
     key = label_key()
-    cfg = load_tool_config(args.config_file, args.opts)
+    cfg = load_model_config(args.config_file, args.opts)
     entries = read_inputs(args.input, label_argument(args, key), key)
-    model = load_trained_model(cfg)
-    feats = embed_images(cfg, model, entries, key, progress=not args.no_progress)
-    index = save_features(args.output, FeatureFile(
-        feats.numpy(), [e.path for e in entries], [e.label for e in entries], cfg.TEST.METRIC,
-        cfg.MODEL.META_ARCHITECTURE, config_text(cfg), file_sha256(cfg.MODEL.WEIGHTS)), key)
+    embedder = Embedder(cfg, key=key)
+    feats = embedder.embed(entries, progress=not args.no_progress)
+    rows = Rows([e.path for e in entries], [e.label for e in entries])
+    index = save_features(args.output, FeatureFile(feats, rows, embedder.provenance), key)
     print(f"{feats.shape[0]} features of dimension {feats.shape[1]} -> {args.output} (index: {index})")
     return 0
 

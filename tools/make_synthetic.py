@@ -5,7 +5,7 @@ import os
 import time
 from pathlib import Path
 
-from vreid.engine import run_cli
+from vreid.cli import run_cli
 from vreid.synthetic import PRESETS, generate, layout_names
 
 

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from vreid.config import load_config
 from vreid.data.build import data_root, get_dataset
 from vreid.data.prepare import copy_others, plan, run_jobs
-from vreid.engine import run_cli
+from vreid.cli import run_cli
 from vreid.errors import UserError
 
 

@@ -4,16 +4,16 @@
     python tools/train_net.py --config-file configs/dnwild/dndm.yml [--resume] [KEY VALUE ...]
     python tools/train_net.py --config-file CFG --eval-only MODEL.WEIGHTS model_final.pth
 """
+from vreid.cli import argument_parser, run_cli
 from vreid.config import get_cfg
-from vreid.deploy import load_for_eval
-from vreid.engine import Trainer, argument_parser, launch, run_cli, setup
+from vreid.engine import Trainer, launch, setup
+from vreid.modeling import load_model
 
 
 def main(args):
     cfg = setup(args)
     if args.eval_only:
-        model = load_for_eval(cfg)
-        Trainer.test(cfg, model)
+        Trainer.test(cfg, load_model(cfg))
         return 0
     trainer = Trainer(cfg)
     trainer.resume_or_load(resume=args.resume)

@@ -21,11 +21,9 @@ import os
 
 from tabulate import tabulate
 
-from vreid.deploy import (add_label_argument, add_model_arguments, label_argument, load_tool_config, load_trained_model,
-                          read_inputs)
-from vreid.deploy.features import model_image_loader
-from vreid.deploy.model import move_overrides
-from vreid.engine import run_cli
+from vreid.cli import add_label_argument, add_model_arguments, label_argument, move_overrides, run_cli
+from vreid.config import load_model_config
+from vreid.deploy import Embedder, read_inputs
 from vreid.errors import UserError
 from vreid.projects import label_key
 from vreid.visualization import (choose_queries, draw_ranklist, plot_curves, rank_protocol, ranklist_rows,
@@ -66,11 +64,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def ranklist(args: argparse.Namespace) -> int:
     if args.topk < 1 or args.num < 1:
         raise UserError(f"--topk and --num must be at least 1, got {args.topk} and {args.num}")
-    cfg = load_tool_config(args.config_file, args.opts)
+    cfg = load_model_config(args.config_file, args.opts)
     protocol = args.protocol or (cfg.DATASETS.TESTS[0] if cfg.DATASETS.TESTS else None)
     if not protocol:
         raise UserError("no protocol: pass --protocol NAME (e.g. SynDN_D2N) or set DATASETS.TESTS")
-    ranking = rank_protocol(cfg, load_trained_model(cfg), protocol, args.topk, not args.no_progress)
+    ranking = rank_protocol(cfg, Embedder(cfg).model, protocol, args.topk, not args.no_progress)
     if args.queries:
         chosen, which = choose_queries(ranking.ranked, args.queries, [r[0] for r in ranking.queries]), "chosen"
     else:
@@ -89,12 +87,11 @@ def ranklist(args: argparse.Namespace) -> int:
 
 def maps(args: argparse.Namespace) -> int:
     key = label_key()
-    cfg = load_tool_config(args.config_file, args.opts)
+    cfg = load_model_config(args.config_file, args.opts)
     entries = read_inputs(args.input, label_argument(args, key), key)
-    model = load_trained_model(cfg)
+    embedder = Embedder(cfg, key=key)
     out_dir = args.output_dir or os.path.join(cfg.OUTPUT_DIR, "visualize", "maps")
-    sheets = write_map_sheets(model, model_image_loader(cfg, model, entries, key), entries, out_dir, key,
-                              not args.no_progress)
+    sheets = write_map_sheets(embedder.model, embedder.loader(entries), entries, out_dir, key, not args.no_progress)
     print(f"{len(sheets)} map sheets ({', '.join(next(iter(sheets.values())))}) -> {out_dir}")
     return 0
 

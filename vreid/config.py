@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from typing import Iterable, Sequence
 
 import torch
@@ -187,3 +188,40 @@ def load_config(config_file: str = "", opts: Sequence[str] = (),
             raise UserError(f"bad command-line override: {e}") from None
     check_config(cfg)
     return cfg
+
+
+WEIGHTS_HELP = "add MODEL.WEIGHTS path/to/model_final.pth after the options"
+
+
+def load_model_config(config_file: str, opts: Sequence[str], device: str | None = None) -> CfgNode:
+    """The config of a trained model (its training config, overrides, MODEL.WEIGHTS required),
+    frozen; ``device`` replaces MODEL.DEVICE when a step must run on one device (the ONNX export
+    traces on the CPU)."""
+    cfg = load_config(config_file, opts)
+    if not cfg.MODEL.WEIGHTS:
+        raise UserError(f"no weights to load: {WEIGHTS_HELP}")
+    if device is not None:
+        cfg.MODEL.DEVICE = device
+    cfg.freeze()
+    return cfg
+
+
+def model_config_from_text(text: str, opts: Sequence[str], origin: str) -> CfgNode:
+    """A trained model's config saved as YAML text (a feature file or index keeps its model's),
+    with overrides."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "config.yaml")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        try:
+            return load_model_config(path, opts)
+        except UserError as e:
+            raise UserError(f"the config stored in {origin}: {e}") from None
+
+
+def config_text(cfg: CfgNode) -> str:
+    """The config as YAML with MODEL.WEIGHTS absolute, so it still loads from another folder."""
+    cfg = cfg.clone()
+    cfg.defrost()
+    cfg.MODEL.WEIGHTS = os.path.abspath(cfg.MODEL.WEIGHTS)
+    return cfg.dump()

@@ -8,10 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from vreid.deploy.feature_file import FeatureFile, file_sha256
+from vreid.deploy.feature_file import FeatureFile
+from vreid.deploy.gallery import ExactGallery
 from vreid.deploy.gallery_index import GalleryIndex, load_index, open_gallery, sidecar_path
 from vreid.deploy.index_params import IndexParams
-from vreid.deploy.search import search
+from vreid.deploy.provenance import Provenance, Rows, file_sha256
 from vreid.errors import UserError
 
 DIM, ROWS, CLUSTER = 32, 4000, 10
@@ -34,8 +35,8 @@ def near(gallery: np.ndarray, count: int) -> np.ndarray:
 
 
 def features(matrix: np.ndarray, weights_sha256: str = "a" * 64, name: str = "img") -> FeatureFile:
-    return FeatureFile(matrix, [f"{name}/{i:05d}.jpg" for i in range(len(matrix))], [None] * len(matrix),
-                       "cosine", "Baseline", "MODEL:\n  WEIGHTS: model.pth\n", weights_sha256)
+    return FeatureFile(matrix, Rows([f"{name}/{i:05d}.jpg" for i in range(len(matrix))], [None] * len(matrix)),
+                       Provenance("cosine", "Baseline", "MODEL:\n  WEIGHTS: model.pth\n", weights_sha256, matrix.shape[1]))
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,7 @@ def recall_at(approx, exact, k: int) -> float:
 
 def test_the_flat_index_gives_the_exact_searchs_top_k(gallery):
     queries = near(gallery.features, 200)
-    exact = search(queries, gallery, 10)
+    exact = ExactGallery("g.npy", features=gallery).search(queries, 10)
     flat = GalleryIndex.build(gallery, IndexParams(), "g.npy").search(queries, 10)
     assert ids(flat) == ids(exact)
     assert np.allclose([[h.distance for h in r] for r in flat], [[h.distance for h in r] for r in exact], atol=1e-5)
@@ -62,7 +63,7 @@ def test_the_flat_index_gives_the_exact_searchs_top_k(gallery):
 @pytest.mark.parametrize("params", [IVFPQ, IndexParams("hnsw", hnsw_m=16, ef_search=64)], ids=["ivfpq", "hnsw"])
 def test_approximate_indexes_find_nearly_the_exact_neighbours(gallery, params):
     queries = near(gallery.features, 200)
-    exact = search(queries, gallery, 10)
+    exact = ExactGallery("g.npy", features=gallery).search(queries, 10)
     approx = GalleryIndex.build(gallery, params, "g.npy").search(queries, 10)
     assert recall_at(approx, exact, 10) >= 0.9  # the vehicle's ten crops; PQ codes blur the order among them
 
@@ -75,22 +76,21 @@ def test_saved_and_loaded_the_index_searches_alike(gallery, kind, tmp_path):
     loaded = load_index(str(tmp_path / "g.faiss"))
     queries = near(gallery.features, 50)
     assert ids(loaded.search(queries, 5)) == ids(built.search(queries, 5))
-    assert loaded.params.used() == params.used() and loaded.gallery.paths == gallery.paths
+    assert loaded.params.used() == params.used() and loaded.rows.paths == gallery.paths
     assert not list(tmp_path.glob(".*tmp*"))  # no temporary file left
 
 
 def test_adding_two_halves_equals_building_from_the_whole(gallery, tmp_path):
     half = ROWS // 2
     first = features(gallery.features[:half])
-    second = FeatureFile(gallery.features[half:], gallery.paths[half:], gallery.labels[half:], *
-                         (gallery.metric, gallery.meta_architecture, gallery.config, gallery.weights_sha256))
+    second = FeatureFile(gallery.features[half:], Rows(gallery.paths[half:], gallery.labels[half:]), gallery.provenance)
     GalleryIndex.build(first, IndexParams(), "first.npy").save(str(tmp_path / "g.faiss"))
     grown = load_index(str(tmp_path / "g.faiss"))
     grown.add(second, "second.npy")
     whole = GalleryIndex.build(gallery, IndexParams(), "g.npy")
     queries = near(gallery.features, 200)
     assert ids(grown.search(queries, 10)) == ids(whole.search(queries, 10))
-    assert grown.gallery.paths == gallery.paths and [s["rows"] for s in grown.gallery.sources] == [half, half]
+    assert grown.rows.paths == gallery.paths and [s["rows"] for s in grown.sources] == [half, half]
 
 
 def test_features_of_another_model_are_not_added(gallery, tmp_path):
@@ -115,9 +115,9 @@ def test_queries_of_other_weights_are_refused(tmp_path):
     index = GalleryIndex.build(features(clustered(300, seed=0), file_sha256(str(weights))), IndexParams(), "g.npy")
     index.save(str(tmp_path / "g.faiss"))
     loaded = load_index(str(tmp_path / "g.faiss"))
-    loaded.check_query_weights(str(weights))  # the weights that made it: fine
+    loaded.check_query_weights(str(weights), file_sha256(str(weights)))  # the weights that made it: fine
     with pytest.raises(UserError) as error:
-        loaded.check_query_weights(str(other))
+        loaded.check_query_weights(str(other), file_sha256(str(other)))
     message = str(error.value)
     assert "\n" not in message and message.startswith(f"MODEL.WEIGHTS {other} (SHA-256 ")
     assert f"is not the model that embedded {tmp_path / 'g.faiss'}" in message

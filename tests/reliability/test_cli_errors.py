@@ -5,7 +5,7 @@ import logging
 import pytest
 from fastreid.engine.train_loop import HookBase, TrainerBase
 
-from vreid.engine import run_cli
+from vreid.cli import run_cli
 from vreid.errors import UserError
 
 

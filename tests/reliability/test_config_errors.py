@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from vreid.config import load_config
-from vreid.engine import Trainer, argument_parser, setup
+from vreid.cli import argument_parser
+from vreid.engine import Trainer, setup
 from vreid.engine.checkpoint import Checkpointer
 from vreid.engine.trainer import check_test_sets
 from vreid.errors import UserError

@@ -5,7 +5,6 @@ import json
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from vreid.deploy import load_features
@@ -113,5 +112,5 @@ def test_export_to_an_unwritable_output_is_one_line(saved, tool, tmp_path, capsy
     capsys.readouterr()
     assert tool("export_onnx", "--output", output, "--no-progress", *saved("Baseline").args()) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith(f"error: --output ") and "Traceback" not in err
+    assert err.count("\n") == 1 and err.startswith("error: --output ") and "Traceback" not in err
     assert not list(tmp_path.glob("*.onnx"))

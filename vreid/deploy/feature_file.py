@@ -1,11 +1,11 @@
 """A saved feature matrix: ``NAME.npy`` (N, dim) float32 and ``NAME.json``, its index.
 
 The index lists the image paths row by row, with their labels under the per-image key's name
-when a project declares one (e.g. "domains": "day" / "night"), plus the metric and the full
-config (weights included) of the model that made the features, so queries are later embedded by
-the same model: features of two different models are not comparable. Its fingerprint (the
-SHA-256 of the weights file and of the feature matrix, rows and dimension) lets a search notice
-an .npy or a weights file replaced since, or an .npy beside the index of another model.
+when a project declares one (e.g. "domains": "day" / "night"), and the provenance of the model
+that made the features (``vreid.deploy.provenance``), so queries are later embedded by the same
+model. Its fingerprint (the SHA-256 of the weights file and of the feature matrix, rows and
+dimension) lets a search notice an .npy or a weights file replaced since, or an .npy beside the
+index of another model.
 """
 from __future__ import annotations
 
@@ -16,31 +16,36 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vreid.deploy.provenance import PROVENANCE_KEYS, Provenance, Rows
 from vreid.errors import UserError
 from vreid.outputs import check_output_file, writing
 from vreid.projects import BatchKey
 
-INDEX_KEYS = ("paths", "metric", "meta_architecture", "config", "fingerprint")  # and the label key's name, if any
+INDEX_KEYS = ("paths", *PROVENANCE_KEYS, "fingerprint")  # and the label key's name, if any
 REMAKE = "re-run tools/extract_features.py"
 
 
 @dataclass
 class FeatureFile:
     features: np.ndarray  # (N, dim) float32
-    paths: list[str]
-    labels: list[int | None]  # values of the per-image key, None where an image had none
-    metric: str  # TEST.METRIC of the model, "cosine" or "euclidean"
-    meta_architecture: str
-    config: str  # the model's config as YAML, MODEL.WEIGHTS an absolute path
-    weights_sha256: str  # of the MODEL.WEIGHTS file that made the features
+    rows: Rows
+    provenance: Provenance
 
+    @property
+    def paths(self) -> list[str]:
+        return self.rows.paths
 
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    @property
+    def labels(self) -> list[int | None]:
+        return self.rows.labels
+
+    @property
+    def metric(self) -> str:
+        return self.provenance.metric
+
+    @property
+    def meta_architecture(self) -> str:
+        return self.provenance.meta_architecture
 
 
 def matrix_sha256(features: np.ndarray) -> str:
@@ -63,20 +68,16 @@ def check_npy_path(npy_path: str) -> None:
 def save_features(npy_path: str, data: FeatureFile, key: BatchKey | None = None) -> str:
     """Write both files, the labels as words of ``key``; returns the index path."""
     check_npy_path(npy_path)
-    if len(data.paths) != len(data.features) or len(data.labels) != len(data.features):
-        raise ValueError(f"{len(data.features)} feature rows but {len(data.paths)} paths, {len(data.labels)} labels")
+    if len(data.rows.paths) != len(data.features) or len(data.rows.labels) != len(data.features):
+        raise ValueError(f"{len(data.features)} feature rows but {len(data.rows.paths)} paths, "
+                         f"{len(data.rows.labels)} labels")
     with writing(npy_path, "the features"):
         np.save(npy_path, np.ascontiguousarray(data.features, dtype=np.float32))
-    index = {
-        "features": os.path.basename(npy_path),
-        "paths": data.paths,
-        **({key.name: [key.labels[v] if v is not None else None for v in data.labels]} if key is not None else {}),
-        "metric": data.metric,
-        "meta_architecture": data.meta_architecture,
-        "config": data.config,
-        "fingerprint": {"weights_sha256": data.weights_sha256, "features_sha256": matrix_sha256(data.features),
-                        "rows": int(data.features.shape[0]), "dim": int(data.features.shape[1])},
-    }
+    model, fingerprint = data.provenance.record()
+    index = {"features": os.path.basename(npy_path), **data.rows.record(key), **model,
+             "fingerprint": {"weights_sha256": fingerprint["weights_sha256"],
+                             "features_sha256": matrix_sha256(data.features),
+                             "rows": int(data.features.shape[0]), "dim": int(data.features.shape[1])}}
     with writing(index_path(npy_path), "the feature index"), open(index_path(npy_path), "w", encoding="utf-8") as f:
         json.dump(index, f, indent=1)
     return index_path(npy_path)
@@ -100,17 +101,15 @@ def load_features(npy_path: str, key: BatchKey | None = None) -> FeatureFile:
     missing = [k for k in expected if k not in index] if isinstance(index, dict) else list(expected)
     if missing:
         raise UserError(f"{json_path} lacks the key(s) {', '.join(missing)}; {REMAKE} --output {npy_path}")
-    words = index[key.name] if key is not None else [None] * len(index["paths"])
+    words = index[key.name] if key is not None else index["paths"]
     if features.ndim != 2 or len(index["paths"]) != len(features) or len(words) != len(features):
         raise UserError(f"{npy_path} has shape {features.shape} but {json_path} lists {len(index['paths'])} paths "
                         f"and {len(words)} labels; the two files do not belong together, re-run "
                         "tools/extract_features.py")
     _check_matrix(features, index["fingerprint"], npy_path, json_path)
-    labels = [key.parse(str(w), f"{json_path}: {key.name}[{i}]") if w is not None else None
-              for i, w in enumerate(words)]
-    return FeatureFile(features.astype(np.float32, copy=False), list(index["paths"]), labels,
-                       index["metric"], index["meta_architecture"], index["config"],
-                       str(index["fingerprint"].get("weights_sha256", "")))
+    rows = Rows.from_record(index, key, json_path, f"{REMAKE} --output {npy_path}")
+    return FeatureFile(features.astype(np.float32, copy=False), rows,
+                       Provenance.from_record(index, int(features.shape[1])))
 
 
 def _check_matrix(features: np.ndarray, fingerprint: dict, npy_path: str, json_path: str) -> None:
@@ -121,15 +120,3 @@ def _check_matrix(features: np.ndarray, fingerprint: dict, npy_path: str, json_p
         raise UserError(f"{npy_path} ({found[0]} x {found[1]}) is not the matrix {json_path} was written for "
                         f"({recorded[0]} x {recorded[1]}, another SHA-256): it was replaced or comes from another "
                         f"run; {REMAKE} --output {npy_path}")
-
-
-def check_same_weights(gallery: FeatureFile, weights: str, npy_path: str) -> None:
-    """Queries must be embedded by the very weights that made the gallery: a retrained or
-    replaced file under the same name gives features in another space, and distances mean nothing."""
-    if not os.path.isfile(weights):
-        raise UserError(f"MODEL.WEIGHTS {weights}, which made {npy_path}, does not exist any more; {REMAKE} "
-                        f"--output {npy_path} with the weights you have")
-    if file_sha256(weights) != gallery.weights_sha256:
-        raise UserError(f"MODEL.WEIGHTS {weights} is not the weights file that made {npy_path} (its SHA-256 "
-                        f"differs from the one in the index: replaced, retrained or another file); {REMAKE} "
-                        f"--output {npy_path} with these weights, or pass the weights that made it")

@@ -9,43 +9,44 @@ a key a line is a path alone.
 """
 from __future__ import annotations
 
-import argparse
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
+import numpy as np
 from fastreid.config import CfgNode
+from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from vreid.data.build import draft_size
-from vreid.data.image_io import IMAGE_EXTENSIONS, read_rgb
+from vreid.data.image_io import IMAGE_EXTENSIONS, read_rgb, to_rgb
 from vreid.data.loader import DeviceLoader
 from vreid.data.paths import SeenOnce, inside
 from vreid.data.transforms import build_transforms
 from vreid.errors import UserError
-from vreid.projects import BatchKey, label_readers
-
+from vreid.projects import BatchKey
 
 
 @dataclass(frozen=True)
 class ImageEntry:
-    path: str
+    path: str  # the file; for an image given in memory, its name in messages ("image 3")
     label: int | None  # the value of the tools' per-image key; None when not given
     origin: str  # where the entry was named, for error messages ("list.txt:3", a folder)
+    image: Image.Image | None = field(default=None, compare=False)  # an image given in memory
 
 
-def add_label_argument(parser: argparse.ArgumentParser, key: BatchKey | None, what: str = "images") -> None:
-    """``--<option>`` of the per-image key, e.g. ``--domain day|night``, when a project declares one."""
-    if key is None:
-        return
-    readers = label_readers(key)
-    need = f" ({' and '.join(readers)} {'needs' if len(readers) == 1 else 'need'} one)" if readers else ""
-    parser.add_argument(f"--{key.option}", choices=key.labels,
-                        help=f"{key.option} of the {what} that a list file does not label{need}")
-
-
-def label_argument(args: argparse.Namespace, key: BatchKey | None) -> str | None:
-    return getattr(args, key.option) if key is not None else None
+def in_memory(image: Image.Image | np.ndarray, index: int, label: int | None) -> ImageEntry:
+    """An entry for an image a caller holds: a PIL image of any mode, or a uint8 array
+    (height, width, 3) RGB or (height, width) grey, such as a tracker's crop."""
+    name = f"image {index}"
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8 or not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
+            raise UserError(f"{name}: an array must be uint8 of shape (height, width, 3) RGB or (height, width), "
+                            f"got {image.dtype} {image.shape}")
+        image = Image.fromarray(image)
+    if not isinstance(image, Image.Image):
+        raise UserError(f"{name}: expected a path, a PIL image or a uint8 array, got {type(image).__name__}")
+    return ImageEntry(name, label, name, to_rgb(image))
 
 
 def line_format(key: BatchKey | None) -> str:
@@ -108,17 +109,29 @@ def read_inputs(sources: Sequence[str], label: str | None = None, key: BatchKey 
 def require_labels(entries: Sequence[ImageEntry], meta_arch: str, key: BatchKey) -> None:
     """A model that reads the key (a day-night model routes an image through its domain's
     branch) would silently change the features on a guess, so a missing label stops the tool."""
+    words = "|".join(key.labels)
     for e in entries:
+        if e.label is None and e.image is not None:
+            raise UserError(f"{meta_arch} needs the {key.option} of every image, and {e.path} has none: "
+                            f"give each image's {key.option} ({words})")
         if e.label is None:
             origin = f" (from {e.origin})" if e.origin != e.path else ""
-            words = "|".join(key.labels)
             raise UserError(f"{meta_arch} needs the {key.option} of every image, and {e.path}{origin} has none: "
                             f"pass --{key.option} {words}, or give list files a second column {words}")
 
 
-class ImageFileDataset(Dataset):
-    """The test-time view of each image (fast-reid's resize, raw 0-255 pixels, decoded as the
-    evaluator decodes it) and its metadata."""
+def input_size(cfg: CfgNode) -> tuple[int, int]:
+    """(height, width) of the images the model sees at test: the graph's fixed spatial size."""
+    size = cfg.INPUT.CROP.SIZE if cfg.INPUT.CROP.ENABLED else cfg.INPUT.SIZE_TEST
+    if len(size) != 2 or min(size) <= 0:
+        key = "INPUT.CROP.SIZE" if cfg.INPUT.CROP.ENABLED else "INPUT.SIZE_TEST"
+        raise UserError(f"{key} is {list(size)}; a graph of fixed spatial size needs [height, width]")
+    return int(size[0]), int(size[1])
+
+
+class ImageDataset(Dataset):
+    """The test-time view of each image (fast-reid's resize, raw 0-255 pixels, files decoded as
+    the evaluator decodes them) and its metadata."""
 
     def __init__(self, entries: Sequence[ImageEntry], cfg: CfgNode, label_key: str | None):
         self.entries = list(entries)
@@ -131,8 +144,11 @@ class ImageFileDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         entry = self.entries[index]
-        listed = entry.origin != entry.path and not os.path.isdir(entry.origin)  # a list's file:line
-        image = read_rgb(entry.path, entry.origin if listed else None, self.draft)
+        if entry.image is not None:
+            image = entry.image
+        else:
+            listed = entry.origin != entry.path and not os.path.isdir(entry.origin)  # a list's file:line
+            image = read_rgb(entry.path, entry.origin if listed else None, self.draft)
         item = {"images": self.transform(image), "img_paths": entry.path}
         if self.label_key is not None:
             item[self.label_key] = entry.label
@@ -141,8 +157,10 @@ class ImageFileDataset(Dataset):
 
 def image_loader(cfg: CfgNode, entries: Sequence[ImageEntry], label_key: str | None = None) -> DeviceLoader:
     """Batches of TEST.IMS_PER_BATCH images, in order, on MODEL.DEVICE; with ``label_key``, the
-    entries' labels under that batch key."""
-    loader = DataLoader(ImageFileDataset(entries, cfg, label_key), batch_size=cfg.TEST.IMS_PER_BATCH,
-                        shuffle=False, num_workers=cfg.DATALOADER.NUM_WORKERS,
+    entries' labels under that batch key. Files are decoded in DATALOADER.NUM_WORKERS workers;
+    images in memory are already decoded, so they need none."""
+    workers = cfg.DATALOADER.NUM_WORKERS if any(e.image is None for e in entries) else 0
+    loader = DataLoader(ImageDataset(entries, cfg, label_key), batch_size=cfg.TEST.IMS_PER_BATCH,
+                        shuffle=False, num_workers=workers,
                         pin_memory=cfg.MODEL.DEVICE.startswith("cuda"))
     return DeviceLoader(loader, cfg.MODEL.DEVICE)

@@ -7,7 +7,6 @@ bad flag costs one line, not minutes of k-means.
 """
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass, fields, replace
 
 import faiss
@@ -90,28 +89,6 @@ def params_from_record(record: dict) -> IndexParams:
 
 def record_of(params: IndexParams) -> dict:
     return {"kind": params.kind, **params.used()}
-
-
-def add_build_arguments(parser: argparse.ArgumentParser) -> None:
-    """--kind and every kind's parameters, defaults left None so a tool can tell what was given."""
-    defaults = IndexParams()
-    parser.add_argument("--kind", choices=KINDS, help=f"index kind (default {defaults.kind}: exact search)")
-    for name in BUILD_FIELDS[1:]:
-        parser.add_argument(flag(name), type=int, metavar="N", help=f"{HELP[name]} (default {getattr(defaults, name)})")
-
-
-def add_search_arguments(parser: argparse.ArgumentParser) -> None:
-    """The search-time parameters, to override what an index recorded."""
-    for name in SEARCH_FIELDS:
-        parser.add_argument(flag(name), type=int, metavar="N", help=f"{HELP[name]}; default: the index's own")
-
-
-def given(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, int | str]:
-    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
-
-
-def params_from_args(args: argparse.Namespace) -> IndexParams:
-    return replace(IndexParams(), **given(args, BUILD_FIELDS))
 
 
 def with_search_overrides(params: IndexParams, overrides: dict[str, int], index_path: str) -> IndexParams:

@@ -19,7 +19,8 @@ from torch import nn
 
 from fastreid.config import CfgNode
 
-from vreid.deploy.progress import step
+from vreid.deploy.images import input_size
+from vreid.progress import step
 from vreid.errors import UserError
 from vreid.projects import BatchKey
 
@@ -34,15 +35,6 @@ def require(module: str):
     except ImportError:
         raise UserError(f"{module} is not installed; install the deploy extra: "
                         ".venv/bin/pip install -e '.[deploy]'") from None
-
-
-def input_size(cfg: CfgNode) -> tuple[int, int]:
-    """(height, width) of the images the model sees at test: the graph's fixed spatial size."""
-    size = cfg.INPUT.CROP.SIZE if cfg.INPUT.CROP.ENABLED else cfg.INPUT.SIZE_TEST
-    if len(size) != 2 or min(size) <= 0:
-        key = "INPUT.CROP.SIZE" if cfg.INPUT.CROP.ENABLED else "INPUT.SIZE_TEST"
-        raise UserError(f"{key} is {list(size)}; a graph of fixed spatial size needs [height, width]")
-    return int(size[0]), int(size[1])
 
 
 def deployment_metadata(cfg: CfgNode, keys: Sequence[str], batch_keys: dict[str, BatchKey]) -> dict[str, str]:

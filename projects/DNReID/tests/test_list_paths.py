@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from dnreid.data.layout import DNLayout
-from vreid.deploy.images import ImageFileDataset, read_inputs
+from vreid.deploy.images import ImageDataset, read_inputs
 from vreid.errors import UserError
 from vreid.projects import label_key
 
@@ -95,7 +95,7 @@ def test_a_tool_reads_images_with_the_one_reader(tool_images, small_bot_cfg, tmp
     broken.write_bytes((folder / names[0]).read_bytes()[:200])  # truncated
     listing = folder / "gallery.txt"
     listing.write_text(f"{names[0]}\nbroken.jpg\n")
-    dataset = ImageFileDataset(read_inputs([str(listing)]), small_bot_cfg(str(tmp_path)), None)
+    dataset = ImageDataset(read_inputs([str(listing)]), small_bot_cfg(str(tmp_path)), None)
     assert dataset[0]["images"].shape == (3, 64, 64)
     with pytest.raises(UserError) as info:
         dataset[1]

@@ -32,8 +32,9 @@ from torch.utils.data import DataLoader, Subset
 
 from fastreid.config import CfgNode
 from vreid.data import build_test_loader, record_meta
-from vreid.deploy import load_tool_config, load_trained_model
-from vreid.engine import run_cli
+from vreid.config import load_model_config
+from vreid.modeling import load_model
+from vreid.cli import run_cli
 from vreid.errors import UserError
 from vreid.visualization.curves import read_metrics
 
@@ -98,7 +99,7 @@ def run_config(run: Path) -> tuple[CfgNode, Path]:
                         "OUTPUT_DIR/config.yaml when it starts)")
     checkpoint = checkpoint_of(run)
     # No loader workers: the probe reads a few hundred images, and processes would only compete.
-    cfg = load_tool_config(str(config), ["MODEL.WEIGHTS", str(checkpoint), "DATALOADER.NUM_WORKERS", 0], device="cpu")
+    cfg = load_model_config(str(config), ["MODEL.WEIGHTS", str(checkpoint), "DATALOADER.NUM_WORKERS", 0], device="cpu")
     if cfg.MODEL.META_ARCHITECTURE != "DNDM":
         raise UserError(f"{run}: a {cfg.MODEL.META_ARCHITECTURE} run has no NGS; probe a DNDM run")
     if not cfg.MODEL.DNDM.NGS.ENABLED:
@@ -201,7 +202,7 @@ def glare_loss_trend(run: Path) -> tuple[float | None, float | None]:
 def probe(run: Path, cfg: CfgNode, checkpoint: Path, n: int) -> Probe:
     """One run's row."""
     loader, n_day, n_night = probe_loader(cfg, n)
-    tally = measure(load_trained_model(cfg), loader)
+    tally = measure(load_model(cfg), loader)
     first, last = glare_loss_trend(run)
     opened = [tally.mean(f"open_{d}") for d in ("day", "night")]
     return Probe(str(run), checkpoint.name, cfg.DATASETS.TESTS[0], n_day, n_night, *opened,

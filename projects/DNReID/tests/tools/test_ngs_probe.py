@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from vreid.engine import run_cli
+from vreid.cli import run_cli
 
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "ngs_probe.py"
 MASK_WEIGHT = 3.0
