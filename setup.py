@@ -44,7 +44,7 @@ setup(
         "gdown>=6.5",
     ],
     extras_require={
-        "test": ["pytest>=9.2"],
+        "test": ["pytest>=9.2", "ruff>=0.17"],  # ruff: the lint test (ruff.toml)
         "deploy": ["onnx>=1.23", "onnxruntime>=1.32"],
     },
 )
