@@ -1,6 +1,6 @@
 """The kinds of faiss gallery index, their parameters as tool flags, and the faiss index each makes.
 
-``flat`` searches exactly (the ranking of ``vreid.deploy.search``); ``ivfpq`` and ``hnsw`` trade
+``flat`` searches exactly (the ranking of ``vreid.deploy.ExactGallery``); ``ivfpq`` and ``hnsw`` trade
 a little recall for memory (IVF-PQ keeps ``pq_m`` bytes a vector at 8 bits) or speed (HNSW keeps
 the vectors and a graph). Parameters are checked against the features before any training, so a
 bad flag costs one line, not minutes of k-means.
