@@ -39,6 +39,10 @@ class SavedGallery:
     path: str
     rows: Rows
     provenance: Provenance
+    # The refusals of query weights, in the words of the gallery's kind: format fields weights,
+    # path, found and recorded (the weights' SHA-256 and the one the gallery records).
+    MISSING_WEIGHTS: str
+    OTHER_WEIGHTS: str
 
     @property
     def dim(self) -> int:
@@ -47,17 +51,12 @@ class SavedGallery:
     def search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
         raise NotImplementedError
 
-    def _missing_weights(self, weights: str) -> str:
-        raise NotImplementedError
-
-    def _other_weights(self, weights: str, found_sha256: str) -> str:
-        raise NotImplementedError
-
     def check_query_weights(self, path: str, sha256: str) -> None:
         """Queries must be embedded by the very weights that made the gallery: a retrained or
         replaced file under the same name gives features in another space, and distances mean nothing."""
         if sha256 != self.provenance.weights_sha256:
-            raise UserError(self._other_weights(path, sha256))
+            raise UserError(self.OTHER_WEIGHTS.format(weights=path, path=self.path, found=sha256[:12],
+                                                      recorded=self.provenance.weights_sha256[:12]))
 
     def query_embedder(self, config_file: str | None = None, opts: Sequence[str] = (),
                        key: BatchKey | None = INSTALLED) -> Embedder:
@@ -73,7 +72,7 @@ class SavedGallery:
         else:
             cfg = model_config_from_text(model.config, opts, self.path)
         if not os.path.isfile(cfg.MODEL.WEIGHTS):
-            raise UserError(self._missing_weights(cfg.MODEL.WEIGHTS))
+            raise UserError(self.MISSING_WEIGHTS.format(weights=cfg.MODEL.WEIGHTS, path=self.path))
         weights = read_weights(cfg.MODEL.WEIGHTS)
         self.check_query_weights(cfg.MODEL.WEIGHTS, weights.sha256)
         embedder = Embedder(cfg, weights, key)
@@ -93,6 +92,12 @@ class ExactGallery(SavedGallery):
     """A feature file (tools/extract_features.py) searched exactly: the evaluator's distances and
     its tie rule (``top_k``)."""
 
+    MISSING_WEIGHTS = (f"MODEL.WEIGHTS {{weights}}, which made {{path}}, does not exist any more; {REMAKE} "
+                       "--output {path} with the weights you have")
+    OTHER_WEIGHTS = ("MODEL.WEIGHTS {weights} is not the weights file that made {path} (its SHA-256 differs from "
+                     f"the one in the index: replaced, retrained or another file); {REMAKE} --output {{path}} with "
+                     "these weights, or pass the weights that made it")
+
     def __init__(self, path: str, key: BatchKey | None = None, features: FeatureFile | None = None):
         self.path = path
         self.features = features if features is not None else load_features(path, key)
@@ -104,15 +109,6 @@ class ExactGallery(SavedGallery):
         dist = pairwise_distance(torch.from_numpy(queries), torch.from_numpy(gallery), self.provenance.metric)
         order, dists = top_k(dist, min(k, len(gallery)))
         return hits_of(order.tolist(), dists.tolist())
-
-    def _missing_weights(self, weights: str) -> str:
-        return (f"MODEL.WEIGHTS {weights}, which made {self.path}, does not exist any more; {REMAKE} "
-                f"--output {self.path} with the weights you have")
-
-    def _other_weights(self, weights: str, found_sha256: str) -> str:
-        return (f"MODEL.WEIGHTS {weights} is not the weights file that made {self.path} (its SHA-256 "
-                f"differs from the one in the index: replaced, retrained or another file); {REMAKE} "
-                f"--output {self.path} with these weights, or pass the weights that made it")
 
 
 def hits_table(query: str, hits: Sequence[Hit], gallery: SavedGallery, key: BatchKey | None = None) -> str:

@@ -39,6 +39,12 @@ def sidecar_path(index_path: str) -> str:
 class GalleryIndex(SavedGallery):
     """A faiss index of a gallery's features with the rows' names and the model's provenance."""
 
+    MISSING_WEIGHTS = ("MODEL.WEIGHTS {weights}, the model of {path}, does not exist any more; pass the weights that "
+                       f"made the index, or {REBUILD} from features of the weights you have")
+    OTHER_WEIGHTS = ("MODEL.WEIGHTS {weights} (SHA-256 {found}) is not the model that embedded {path} ({recorded}): "
+                     "its queries are not comparable with the gallery; pass the weights that made the index, or "
+                     f"{REBUILD} from features of these weights")
+
     def __init__(self, index: faiss.Index, params: IndexParams, rows: Rows, provenance, sources: list[dict],
                  path: str = ""):
         self.index, self.params, self.rows, self.provenance, self.path = index, params, rows, provenance, path
@@ -78,15 +84,6 @@ class GalleryIndex(SavedGallery):
         if twin is not None:
             raise UserError(f"{source} holds the same features as {twin}, already in {where}: adding them again "
                             "would list every image twice")
-
-    def _missing_weights(self, weights: str) -> str:
-        return (f"MODEL.WEIGHTS {weights}, the model of {self.path}, does not exist any more; pass the weights "
-                f"that made the index, or {REBUILD} from features of the weights you have")
-
-    def _other_weights(self, weights: str, found_sha256: str) -> str:
-        return (f"MODEL.WEIGHTS {weights} (SHA-256 {found_sha256[:12]}) is not the model that embedded "
-                f"{self.path} ({self.provenance.weights_sha256[:12]}): its queries are not comparable with the "
-                f"gallery; pass the weights that made the index, or {REBUILD} from features of these weights")
 
     def search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
         """The k nearest rows of each query, nearest first, as distances of the gallery's metric
