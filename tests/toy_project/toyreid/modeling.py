@@ -1,6 +1,7 @@
 """Step 4: a meta-architecture registered in fast-reid's META_ARCH_REGISTRY, on fast-reid's
-conventions: ``@configurable`` with ``from_config``, raw 0-255 pixels normalised in
-``preprocess_image``, a dict of losses in training and the embedding in eval."""
+conventions: ``@configurable`` with ``from_config``, raw 0-255 pixels normalised by
+``preprocess_image`` (``vreid.modeling.raw_pixels.RawPixelModel``), a dict of losses in training
+and the embedding in eval."""
 from __future__ import annotations
 
 import torch
@@ -10,6 +11,8 @@ from fastreid.config import configurable
 from fastreid.modeling.heads import build_heads
 from fastreid.modeling.losses import cross_entropy_loss, triplet_loss
 from fastreid.modeling.meta_arch import META_ARCH_REGISTRY
+
+from vreid.modeling.raw_pixels import RawPixelModel
 
 
 def _stages(widths: list[int]) -> nn.Sequential:
@@ -23,17 +26,15 @@ def _stages(widths: list[int]) -> nn.Sequential:
 
 
 @META_ARCH_REGISTRY.register()
-class ToyNet(nn.Module):
+class ToyNet(RawPixelModel):
     """Conv stages, then fast-reid's EmbeddingHead (pooling, BNNeck, classifier), trained with
     label-smoothed cross-entropy and hard-mined triplet loss as BoT."""
 
     @configurable
     def __init__(self, *, backbone: nn.Module, heads: nn.Module, pixel_mean: list[float], pixel_std: list[float],
                  ce_epsilon: float, triplet_margin: float):
-        super().__init__()
+        super().__init__(pixel_mean, pixel_std)
         self.backbone, self.heads = backbone, heads
-        self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(1, -1, 1, 1), persistent=False)
-        self.register_buffer("pixel_std", torch.tensor(pixel_std).view(1, -1, 1, 1), persistent=False)
         self.ce_epsilon, self.triplet_margin = ce_epsilon, triplet_margin
 
     @classmethod
@@ -41,9 +42,6 @@ class ToyNet(nn.Module):
         return {"backbone": _stages([*cfg.MODEL.TOY.CHANNELS, cfg.MODEL.BACKBONE.FEAT_DIM]),
                 "heads": build_heads(cfg), "pixel_mean": cfg.MODEL.PIXEL_MEAN, "pixel_std": cfg.MODEL.PIXEL_STD,
                 "ce_epsilon": cfg.MODEL.LOSSES.CE.EPSILON, "triplet_margin": cfg.MODEL.LOSSES.TRI.MARGIN}
-
-    def preprocess_image(self, batched_inputs: dict) -> torch.Tensor:
-        return (batched_inputs["images"] - self.pixel_mean) / self.pixel_std  # the batch stays raw
 
     def forward(self, batched_inputs: dict) -> dict[str, torch.Tensor] | torch.Tensor:
         features = self.backbone(self.preprocess_image(batched_inputs))

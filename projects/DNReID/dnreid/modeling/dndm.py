@@ -15,6 +15,7 @@ from fastreid.modeling.heads import build_heads
 from fastreid.modeling.meta_arch import META_ARCH_REGISTRY
 
 from vreid.errors import UserError
+from vreid.modeling.raw_pixels import RawPixelModel
 from vreid.modeling.reid_losses import ReidLossSettings, at_least_float32, reid_losses
 
 from dnreid.domains import DAY, DOMAIN, NIGHT
@@ -77,7 +78,7 @@ def _check_config(cfg, last_channels: int) -> None:
 
 
 @META_ARCH_REGISTRY.register()
-class DNDM(nn.Module):
+class DNDM(RawPixelModel):
     """Day-Night Dual-domain Modulation on a fast-reid ResNet and EmbeddingHead.
 
     ``heads`` is fast-reid's EmbeddingHead (GeM, BNNeck, classifier ``heads.weight``) so the
@@ -108,7 +109,7 @@ class DNDM(nn.Module):
         reid_loss: ReidLossSettings,
         glare_loss: GlareLossSettings,
     ):
-        super().__init__()
+        super().__init__(pixel_mean, pixel_std)
         # Index = domain; the night stem starts as a copy of the (pretrained) day stem.
         self.stems = nn.ModuleList([stem, copy.deepcopy(stem)] if two_stems else [stem])
         self.stages = nn.ModuleList(stages)
@@ -120,8 +121,6 @@ class DNDM(nn.Module):
         self.num_instances = num_instances
         self.reid_loss = reid_loss
         self.glare_loss = glare_loss
-        self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(1, -1, 1, 1), False)
-        self.register_buffer("pixel_std", torch.tensor(pixel_std).view(1, -1, 1, 1), False)
         self._init_heads()
 
     @classmethod
@@ -161,14 +160,6 @@ class DNDM(nn.Module):
             if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.SyncBatchNorm)):
                 nn.init.normal_(m.weight, 1.0, 0.01)
                 nn.init.zeros_(m.bias)
-
-    @property
-    def device(self) -> torch.device:
-        return self.pixel_mean.device
-
-    def preprocess_image(self, raw: Tensor) -> Tensor:
-        """Normalise out of place: NGS still needs the raw 0-255 pixels."""
-        return (raw - self.pixel_mean) / self.pixel_std
 
     def forward(self, batched_inputs: dict) -> dict[str, Tensor] | Tensor:
         """Training: the loss dict. Eval: the TEST_FEAT embedding (B, FEAT_DIM), float32 (float64

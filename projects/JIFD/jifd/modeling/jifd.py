@@ -23,6 +23,7 @@ from fastreid.modeling.meta_arch import META_ARCH_REGISTRY
 from fastreid.utils.events import get_event_storage
 
 from vreid.errors import UserError
+from vreid.modeling.raw_pixels import RawPixelModel
 from vreid.modeling.reid_losses import ReidLossSettings, in_trainer, reid_losses
 
 from jifd.data.datasets import SOURCES
@@ -96,7 +97,7 @@ def _check_config(cfg, backbone: nn.Module) -> None:
 
 
 @META_ARCH_REGISTRY.register()
-class JIFD(nn.Module):
+class JIFD(RawPixelModel):
     """``heads`` is fast-reid's EmbeddingHead built with an Identity pool: it receives f_di
     (already pooled) and applies BNNeck and the identity classifier, so the solver's
     HEADS_LR_FACTOR reaches exactly those. ``vae`` or ``di`` None switches G or D_di off."""
@@ -118,7 +119,7 @@ class JIFD(nn.Module):
         reid_loss: ReidLossSettings,
         vae_loss: VAELossSettings,
     ):
-        super().__init__()
+        super().__init__(pixel_mean, pixel_std)
         self.vae = vae
         self.backbone = backbone
         self.pool = pool
@@ -129,8 +130,6 @@ class JIFD(nn.Module):
         self.reid_input = reid_input
         self.reid_loss = reid_loss
         self.vae_loss = vae_loss
-        self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(1, -1, 1, 1), False)
-        self.register_buffer("pixel_std", torch.tensor(pixel_std).view(1, -1, 1, 1), False)
 
     @classmethod
     def from_config(cls, cfg) -> dict:
@@ -157,15 +156,6 @@ class JIFD(nn.Module):
             "vae_loss": VAELossSettings(j.VAE.REC_WEIGHT, j.VAE.REC_WARMUP_FACTOR, cfg.SOLVER.WARMUP_ITERS,
                                         j.VAE.KL_WEIGHT, rec_stages(cfg), j.VAE.REID_GRAD_SCALE),
         }
-
-    @property
-    def device(self) -> torch.device:
-        return self.pixel_mean.device
-
-    def preprocess_image(self, batched_inputs: dict | Tensor) -> Tensor:
-        """Raw 0-255 pixels (a batch dict or a tensor) normalised out of place on the model's device."""
-        images = batched_inputs["images"] if isinstance(batched_inputs, dict) else batched_inputs
-        return (images.to(self.device, torch.float32) - self.pixel_mean) / self.pixel_std
 
     def forward(self, batched_inputs: dict | Tensor) -> dict[str, Tensor] | Tensor:
         """Training: the loss dict. Eval: the L2-normalised embedding (B, dim), float32."""
