@@ -14,11 +14,11 @@ import argparse
 import os
 from pathlib import Path
 
+from vreid.cli import run_cli
 from vreid.config import load_config
-from vreid.data.build import get_dataset
+from vreid.data.build import dataset_images
 from vreid.data.image_check import bad_images
 from vreid.data.image_io import IMAGE_EXTENSIONS
-from vreid.cli import run_cli
 from vreid.errors import UserError
 
 
@@ -41,14 +41,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def dataset_paths(names: list[str], config_file: str, opts: list[str]) -> list[str]:
     """Image paths of every split (train, query, gallery) of the named datasets."""
-    cfg = load_config(config_file, opts)
-    names = names or [*cfg.DATASETS.NAMES, *cfg.DATASETS.TESTS]
-    paths = []
-    for name in names:
-        dataset = get_dataset(name, cfg)
-        for split in ("train", "query", "gallery"):
-            paths += [record[0] for record in getattr(dataset, split, None) or []]
-    return paths
+    return [path for paths in dataset_images(load_config(config_file, opts), names).values() for path in paths]
 
 
 def folder_paths(folders: list[str]) -> list[str]:

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from vreid.config import load_config
-from vreid.data.build import data_root, get_dataset
-from vreid.data.prepare import copy_others, plan, run_jobs
 from vreid.cli import run_cli
+from vreid.config import load_config
+from vreid.data.build import data_root, dataset_images
+from vreid.data.prepare import copy_others, plan, run_jobs
 from vreid.errors import UserError
 
 
@@ -44,11 +44,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def dataset_folders(names: list[str], config_file: str, opts: list[str]) -> list[Path]:
     """The folder below the data root that holds each dataset: the common folder of its images."""
-    cfg = load_config(config_file, opts)
     folders = []
-    for name in names or [*cfg.DATASETS.NAMES, *cfg.DATASETS.TESTS]:
-        dataset = get_dataset(name, cfg)
-        paths = [r[0] for split in ("train", "query", "gallery") for r in getattr(dataset, split, None) or []]
+    for name, paths in dataset_images(load_config(config_file, opts), names).items():
         if not paths:
             raise UserError(f"dataset {name} lists no images")
         folders.append(Path(os.path.commonpath([os.path.abspath(p) for p in paths])))

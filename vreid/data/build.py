@@ -50,6 +50,16 @@ def get_dataset(name: str, cfg=None, **kwargs):
         ) from None
 
 
+def dataset_images(cfg, names: Sequence[str] = ()) -> dict[str, list[str]]:
+    """Image paths of every split (train, query, gallery) of each named dataset, by name; the
+    config's DATASETS.NAMES and DATASETS.TESTS when no name is given."""
+    images = {}
+    for name in names or [*cfg.DATASETS.NAMES, *cfg.DATASETS.TESTS]:
+        dataset = get_dataset(name, cfg)
+        images[name] = [r[0] for split in ("train", "query", "gallery") for r in getattr(dataset, split, None) or []]
+    return images
+
+
 def known_datasets() -> list[str]:
     """fast-reid's own datasets and the installed projects' (fast-reid's registry cannot list itself)."""
     import fastreid.data.datasets as builtin

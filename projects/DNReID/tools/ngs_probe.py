@@ -31,10 +31,10 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Subset
 
 from fastreid.config import CfgNode
+from vreid.cli import run_cli
 from vreid.data import build_test_loader, record_meta
 from vreid.config import load_model_config
 from vreid.modeling import load_model
-from vreid.cli import run_cli
 from vreid.errors import UserError
 from vreid.visualization.curves import read_metrics
 
