@@ -66,7 +66,7 @@ def add_vreid_config(cfg: CfgNode) -> None:
     cfg.INPUT.INTERPOLATION = "bicubic"
     # Decode JPEGs at the smallest DCT scale (1/2, 1/4, 1/8) that still covers the first resize
     # (INPUT.SIZE_TRAIN / SIZE_TEST): 4K crops decode several times faster; see
-    # tools/benchmark_io.py for the pixel difference after the resize.
+    # tools/benchmark.py io for the pixel difference after the resize.
     cfg.INPUT.DRAFT_DECODE = True
     # Random erasing: "fastreid" (torchvision's: area 2-33 %, log-uniform aspect ratio, 10 tries)
     # or "release" (the DNDM release's: area 2-40 %, aspect ratio uniform in [0.3, 3.33], 100 tries).

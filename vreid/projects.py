@@ -5,10 +5,11 @@ A project is a package that registers its meta-architectures, datasets and sampl
 (fast-reid's way) and exposes a :class:`ProjectSpec` as ``PROJECT``; ``setup.py`` lists it under
 the ``vreid.projects`` entry-point group. The core reads the declarations generically: config
 keys (``get_cfg``), loggers (``setup``), per-source batch keys (the train loader), per-image
-labels and their vocabulary (the post-training tools), sampler batch layouts (the benchmark)
-and synthetic layouts (the generator). Discovery sorts by entry-point name, so what a process
-imported before never changes which projects, or which config keys, it gets; the environment
-variable ``VREID_PROJECTS`` (comma-separated entry-point names) narrows it to some of them.
+labels and their vocabulary (the post-training tools), sampler batch layouts (the benchmark),
+synthetic layouts (the generator) and the rows of the GPU check (``tools/benchmark.py gpu``).
+Discovery sorts by entry-point name, so what a process imported before never changes which
+projects, or which config keys, it gets; the environment variable ``VREID_PROJECTS``
+(comma-separated entry-point names) narrows it to some of them.
 """
 from __future__ import annotations
 
@@ -63,9 +64,25 @@ class SamplerSpec:
 
 
 @dataclass(frozen=True)
+class BenchmarkRow:
+    """A row of the GPU check (``tools/benchmark.py gpu``): a config entry, "PATH [KEY VALUE ...]"
+    with PATH from the repository root, whose training step it times (``train``), or whose
+    training loader it times (``loader``) on the synthetic sets the check generates, so a loader
+    row's config reads one of the project's synthetic layouts."""
+
+    label: str  # the table's name of the row
+    entry: str
+    measure: str = "train"
+
+
+@dataclass(frozen=True)
 class ProjectSpec:
     """Everything the core needs to know about a project. Its meta-architectures list the batch
-    keys their eval forward reads in an ``eval_inputs`` class attribute (default: images)."""
+    keys their eval forward reads in an ``eval_inputs`` class attribute (default: images). Its
+    ``benchmark_rows`` are what the GPU check measures: the first training row of the installed
+    projects is the one the others are compared with, a training row with overrides of its own is
+    also compared with the row of its config alone, and training rows without overrides are timed
+    compiled too."""
 
     name: str  # the package; also the name of its logger
     add_config: Callable[[CfgNode], None]  # adds the project's keys with their defaults
@@ -74,6 +91,7 @@ class ProjectSpec:
     samplers: tuple[SamplerSpec, ...] = ()
     batch_keys: tuple[BatchKey, ...] = ()  # the per-image metadata its datasets and models use
     synthetic_layouts: tuple[SyntheticLayout, ...] = ()  # written by tools/make_synthetic.py
+    benchmark_rows: tuple[BenchmarkRow, ...] = ()  # measured by tools/benchmark.py gpu
 
 
 def _entry_points() -> dict[str, EntryPoint]:
@@ -125,7 +143,7 @@ def check_projects(projects: Sequence[ProjectSpec]) -> None:
     """A declaration that the core could not honour fails at discovery, not in some later tool."""
     from fastreid.data.datasets import DATASET_REGISTRY
 
-    from vreid.data import SAMPLER_REGISTRY
+    from vreid.data.samplers import SAMPLER_REGISTRY
 
     for spec in projects:
         keys = {k.name for k in spec.batch_keys}

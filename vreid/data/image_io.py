@@ -28,7 +28,7 @@ def read_rgb(path: str, origin: str | None = None, draft: tuple[int, int] | None
     With ``draft`` (width, height), a JPEG is decoded at the smallest DCT scale (1/2, 1/4, 1/8)
     whose image still covers that size, upright, in both sides: a transform that resizes to it
     next then starts from fewer pixels, and a 4K crop decodes several times faster (see
-    ``tools/benchmark_io.py`` for how much that changes the resized pixels). Other formats are
+    ``tools/benchmark.py io`` for how much that changes the resized pixels). Other formats are
     decoded in full.
 
     Raises:

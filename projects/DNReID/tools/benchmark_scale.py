@@ -10,27 +10,28 @@ and both test protocols built from the list files, every listed file checked), t
 sampler (built, then one epoch of indices drawn), one epoch of the training loader (at most
 --max-iters batches), and the evaluator on seeded features of the protocols' sizes (D->N: day
 queries x night test images, N->D: night queries x day test images). "x default" is the cost
-per item relative to the default preset's, so 1.0 means linear growth; each row is the fastest
-of --rounds rounds (over all presets, so a burst of load on a shared machine hits one round).
-Writes Markdown and JSON.
+per item relative to the default preset's, so 1.0 means linear growth; each figure is the best
+of --rounds rounds, the fastest time and the largest peak (rounds go over all presets, so a burst
+of load on a shared machine hits one round).
+Writes Markdown and JSON. The processes, rounds and table are the core's (``vreid.benchmark``).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import subprocess
+import shlex
 import sys
 from pathlib import Path
 
-import torch
-
 from dnreid.synthetic import SIZES
-from vreid.benchmark import measure_loader, write_report
+from vreid.cli import run_cli
+from vreid.benchmark import machine_line, markdown_table, measure_loader, write_report
 from vreid.benchmark.evaluation import measure_eval
+from vreid.benchmark.isolate import best_of_rounds, require, run_worker
+from vreid.benchmark.report import Column
 from vreid.benchmark.scale import measure_index, measure_sampler
 from vreid.config import load_config
-from vreid.engine import run_cli
 from vreid.engine.fast_paths import configure_process
 from vreid.synthetic import generate
 
@@ -45,11 +46,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--presets", nargs="+", choices=sorted(SIZES), default=["default", "large", "dnwild"])
     p.add_argument("--config-file", default=str(ROOT / "configs" / "synthetic" / "dndm.yml"),
                    help="a config training on SynDN (its sampler, batch, input size and loader workers)")
-    p.add_argument("--max-iters", type=int, default=100, help="loader batches timed at most (an epoch is fewer on small sets)")
+    p.add_argument("--max-iters", type=int, default=100,
+                   help="loader batches timed at most (an epoch is fewer on small sets)")
     p.add_argument("--eval-dim", type=int, default=2048)
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes rendering missing data")
     p.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
-    p.add_argument("--rounds", type=int, default=2, help="rounds over all presets; each row keeps its fastest")
+    p.add_argument("--rounds", type=int, default=2, help="rounds over all presets; each figure keeps its best round")
     p.add_argument("--out", type=Path, default=ROOT / "output" / "benchmark_scale", help="JSON and Markdown go here")
     p.add_argument("--worker", choices=STAGES, help=argparse.SUPPRESS)
     p.add_argument("--preset", help=argparse.SUPPRESS)
@@ -105,56 +107,43 @@ def _per_item(seconds: float) -> str:
     return f"{seconds / 1e-9:.2g} ns"
 
 
-def markdown(rows: list[dict]) -> str:
+def columns(rows: list[dict]) -> list[Column]:
     """One line per stage and preset; "x default" compares the cost per item with the default's."""
     base = {row["stage"]: row["s"] / row["items"] for row in rows if row["preset"] == "default"}
-    lines = ["| stage | preset | items | s | per item | x default | items/s | RSS before / peak MiB | note |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for row in rows:
-        per = row["s"] / row["items"]
-        growth = f"{per / base[row['stage']]:.2f}" if row["stage"] in base else "-"
-        before = "-" if row["before_mib"] is None else f"{row['before_mib']:.0f}"
-        lines.append(f"| {row['stage']} | {row['preset']} | {row['items']:,} {row['unit']} | {row['s']:.3f} | "
-                     f"{_per_item(per)} | {growth} | {row['items'] / row['s']:,.0f} | {before} / {row['peak_mib']:.0f} | "
-                     f"{row.get('note', '')} |")
-    return "\n".join(lines)
+
+    def growth(row: dict) -> str:
+        return f"{row['s'] / row['items'] / base[row['stage']]:.2f}" if row["stage"] in base else "-"
+
+    def memory(row: dict) -> str:
+        return f"{'-' if row['before_mib'] is None else format(row['before_mib'], '.0f')} / {row['peak_mib']:.0f}"
+
+    return [("stage", lambda r: r["stage"]), ("preset", lambda r: r["preset"]),
+            ("items", lambda r: f"{r['items']:,} {r['unit']}"), ("s", lambda r: f"{r['s']:.3f}"),
+            ("per item", lambda r: _per_item(r["s"] / r["items"])), ("x default", growth),
+            ("items/s", lambda r: f"{r['items'] / r['s']:,.0f}"), ("RSS before / peak MiB", memory),
+            ("note", lambda r: r.get("note", ""))]
 
 
-def _best(a: dict, b: dict) -> dict:
-    """The faster round of one row, with the larger peak (a peak is a bound, not a noise sample)."""
-    best = dict(a if a["s"] <= b["s"] else b)
-    best["peak_mib"] = max(a["peak_mib"], b["peak_mib"])
-    return best
-
-
-def _run_worker(stage: str, preset: str, argv: list[str]) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--worker", stage, "--preset", preset, *argv],  # --opts last
-                         check=False, capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.stderr.write(out.stderr)
-        raise SystemExit(f"error: {stage} on {preset} failed (exit {out.returncode}); see above")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def main() -> int:
-    argv = sys.argv[1:]
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.worker:
         print(json.dumps(measure(args.worker, args.preset, args)))
         return 0
     for preset in args.presets:
         generate(args.data / preset, preset, layouts=["dn"], progress=True, workers=args.workers)
-    best: dict[tuple[str, str], dict] = {}
-    for r in range(args.rounds):
-        for preset in args.presets:
-            for stage in args.stages:
-                print(f"round {r + 1}/{args.rounds}, {preset}: {stage}", file=sys.stderr, flush=True)
-                for row in rows_of(stage, preset, _run_worker(stage, preset, argv)):
-                    key, row = (preset, row["stage"]), {"preset": preset, **row}
-                    best[key] = _best(best[key], row) if key in best else row
-    rows = list(best.values())
-    machine = f"{os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
-    write_report(args.out, "scale", machine, markdown(rows), {"command": " ".join(sys.argv), "rows": rows})
+    shared = ["--data", str(args.data), "--config-file", args.config_file, "--max-iters", str(args.max_iters),
+              "--eval-dim", str(args.eval_dim), "--opts", *args.opts]  # --opts last: it takes the rest
+
+    def stage_on(task: tuple[str, str]) -> dict:
+        preset, stage = task
+        return require(run_worker([__file__, "--worker", stage, "--preset", preset, *shared]), f"{stage} on {preset}")
+
+    tasks = [(preset, stage) for preset in args.presets for stage in args.stages]
+    results = best_of_rounds(tasks, args.rounds, stage_on, lambda task: f"{task[0]}: {task[1]}")
+    rows = [{"preset": preset, **row} for (preset, stage), result in zip(tasks, results)
+            for row in rows_of(stage, preset, result)]
+    write_report(args.out, "scale", machine_line(), markdown_table(rows, columns(rows)),
+                 {"command": " ".join(shlex.quote(a) for a in sys.argv), "rows": rows})
     return 0
 
 

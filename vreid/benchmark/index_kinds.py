@@ -13,6 +13,7 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass, replace
+from typing import Callable
 
 import faiss
 import numpy as np
@@ -22,6 +23,7 @@ from vreid.deploy.index_params import (KIND_FIELDS, SEARCH_FIELDS, IndexParams, 
                                       prepared)
 
 from .memory import current_mib
+from .report import Column, figure
 
 CPU = torch.device("cpu")
 
@@ -106,14 +108,17 @@ def measure_kind(params: IndexParams, search_values: list[int], gallery: np.ndar
     return rows, found
 
 
-def markdown(rows: list[dict], rows_in_gallery: int) -> str:
-    header = ("| index | parameters | build s | index MiB | RSS growth MiB | queries/s | recall@1 | recall@10 |\n"
-              "|---|---|---|---|---|---|---|---|")
-    lines, previous = [header], None
-    for r in rows:
-        cost = (f"{r['build_s']:.1f} | {r['bytes'] / 2**20:.0f} | {r['rss_growth_mib']:.0f}"
-                if r["kind"] != previous else "same index | | ")  # a search-time value changed, not the index
-        lines.append(f"| {r['kind']} | {r['params'] or '—'} | {cost} | {r['queries_per_s']:,.0f} | "
-                     f"{r['recall_at_1']:.3f} | {r['recall_at_10']:.3f} |")
-        previous = r["kind"]
-    return f"{rows_in_gallery:,} gallery rows\n" + "\n".join(lines)
+def index_columns(rows: list[dict]) -> list[Column]:
+    """Kind, parameters, what building cost (once per index: the rows after the first of a kind change a search-time
+    value on the same index), speed and recall."""
+    built = {id(next(r for r in rows if r["kind"] == kind)) for kind in {r["kind"] for r in rows}}
+
+    def cost(text: Callable[[dict], str], same: str = "") -> Callable[[dict], str]:
+        return lambda row: text(row) if id(row) in built else same
+
+    return [("index", lambda r: r["kind"]), ("parameters", lambda r: r["params"] or "—"),
+            ("build s", cost(lambda r: f"{r['build_s']:.1f}", "same index")),
+            ("index MiB", cost(lambda r: f"{r['bytes'] / 2**20:.0f}")),
+            ("RSS growth MiB", cost(lambda r: f"{r['rss_growth_mib']:.0f}")),
+            ("queries/s", lambda r: f"{r['queries_per_s']:,.0f}"), ("recall@1", figure("recall_at_1", ".3f")),
+            ("recall@10", figure("recall_at_10", ".3f"))]
