@@ -11,10 +11,9 @@ draws it, one file at a time. Exit 0 when every image reads, 1 with the list oth
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
-from vreid.cli import run_cli
+from vreid.cli import add_dataset_arguments, check_dataset_arguments, run_cli
 from vreid.config import load_config
 from vreid.data.build import dataset_images
 from vreid.data.image_check import bad_images
@@ -25,17 +24,10 @@ from vreid.errors import UserError
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config-file", default="", help="check the config's DATASETS.NAMES and DATASETS.TESTS")
-    parser.add_argument("--datasets", nargs="+", default=[], metavar="NAME", help="registered dataset names")
     parser.add_argument("--folder", nargs="+", default=[], metavar="DIR", help="every image file below these")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="decoding processes")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
+    add_dataset_arguments(parser, "check", "decoding")
     args = parser.parse_args(argv)
-    if not (args.config_file or args.datasets or args.folder):
-        parser.error("give --config-file, --datasets or --folder")
-    if args.workers < 1:
-        parser.error("--workers must be at least 1")
+    check_dataset_arguments(parser, args)
     return args
 
 

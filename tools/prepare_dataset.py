@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from vreid.cli import run_cli
+from vreid.cli import add_dataset_arguments, check_dataset_arguments, run_cli
 from vreid.config import load_config
 from vreid.data.build import data_root, dataset_images
 from vreid.data.prepare import copy_others, plan, run_jobs
@@ -26,17 +26,12 @@ from vreid.errors import UserError
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config-file", default="", help="copy the config's DATASETS.NAMES and DATASETS.TESTS")
-    parser.add_argument("--datasets", nargs="+", default=[], metavar="NAME", help="registered dataset names")
     parser.add_argument("--folder", default="", metavar="DIR", help="a folder below the data root, or any folder")
     parser.add_argument("--output", required=True, metavar="ROOT", help="the new data root")
     parser.add_argument("--longer-side", type=int, default=320, help="longest image side in the copy (default 320)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="resizing processes")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
+    add_dataset_arguments(parser, "copy", "resizing")
     args = parser.parse_args(argv)
-    if not (args.config_file or args.datasets or args.folder):
-        parser.error("give --config-file, --datasets or --folder")
+    check_dataset_arguments(parser, args, min_workers=0)
     if args.longer_side < 16:
         parser.error("--longer-side must be at least 16")
     return args

@@ -92,6 +92,26 @@ def move_overrides(args: argparse.Namespace, *list_options: str) -> None:
         args.opts = values[cut:] + list(args.opts)
 
 
+# --- data tools ----------------------------------------------------------------------------------
+
+def add_dataset_arguments(parser: argparse.ArgumentParser, verb: str, work: str) -> None:
+    """Which datasets a data tool reads (--config-file's, or --datasets by name; the tool adds its
+    own --folder), in how many --workers, with the KEY VALUE overrides last."""
+    parser.add_argument("--config-file", default="", help=f"{verb} the config's DATASETS.NAMES and DATASETS.TESTS")
+    parser.add_argument("--datasets", nargs="+", default=[], metavar="NAME", help="registered dataset names")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help=f"{work} processes")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
+
+
+def check_dataset_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace, min_workers: int = 1) -> None:
+    """Something to read, and enough workers (0: the tool's own process, where it can work alone)."""
+    if not (args.config_file or args.datasets or args.folder):
+        parser.error("give --config-file, --datasets or --folder")
+    if args.workers < min_workers:
+        parser.error(f"--workers must be at least {min_workers}")
+
+
 # --- the per-image label -------------------------------------------------------------------------
 
 def add_label_argument(parser: argparse.ArgumentParser, key: BatchKey | None, what: str = "images") -> None:
