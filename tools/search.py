@@ -14,11 +14,11 @@ import argparse
 import os
 
 from vreid.cli import add_index_search_arguments, add_label_argument, given, label_argument, move_overrides, run_cli
-from vreid.deploy import hits_table, open_gallery, read_inputs
+from vreid.deploy import Hit, ImageEntry, SavedGallery, hits_table, open_gallery, read_inputs
 from vreid.deploy.images import line_format
 from vreid.deploy.index_params import SEARCH_FIELDS
 from vreid.errors import UserError
-from vreid.projects import label_key
+from vreid.projects import BatchKey, label_key
 from vreid.visualization import RankRow, draw_ranklist
 
 
@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def rank_rows(queries, hits, gallery, key) -> list[RankRow]:
+def rank_rows(queries: list[ImageEntry], hits: list[list[Hit]], gallery: SavedGallery,
+              key: BatchKey | None) -> list[RankRow]:
     """One sheet row per query: its hits, captioned with rank, distance and label; no ground truth."""
     tag = key.label if key is not None else (lambda value: "")
     rows = gallery.rows
