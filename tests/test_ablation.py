@@ -207,3 +207,15 @@ def test_grid_eta_shares_the_runs_left_among_the_jobs():
     assert grid_eta([600.0, 600.0], left=6, jobs=2) == 1800.0
     assert grid_eta([300.0, 900.0], left=3, jobs=1) == 1800.0
     assert grid_eta([600.0], left=0, jobs=2) == 0.0
+
+
+def test_a_launcher_starts_each_run_and_the_run_stays_the_same(tmp_path, fake):
+    """--launcher "torchrun ..." replaces the interpreter; the markers keep the command alone, so
+    the finished runs count when the grid is run again without it."""
+    launcher = tmp_path / "launcher.py"
+    launcher.write_text("import os, sys\nopen(os.path.join(sys.argv[-1], '..', 'launched'), 'a').write('x')\n"
+                        "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])\n")
+    grid = grid_of(tmp_path, [Run("ref", "a.yml")], seeds=(0,))
+    assert run_grid(grid, 1, 1, fake, echo=lambda _: None, launcher=[sys.executable, str(launcher)]) == []
+    assert (Path(grid.folder(grid.runs[0], 0)).parent / "launched").read_text() == "x"
+    assert is_finished(grid, grid.runs[0], 0, fake(grid, grid.runs[0], 0))

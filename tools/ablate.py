@@ -7,14 +7,16 @@ differences against a reference.
     python tools/ablate.py --run bot configs/synthetic/bot.yml --run dndm configs/synthetic/dndm.yml \\
         --seeds 0 1 2 --reference bot --output output/ablate/bot_vs_dndm
 
-One training per process (tools/train_net.py), ``--jobs`` at a time; finished runs are skipped
-and killed ones resumed when the same command is run again. The tables go to
-<output>/summary.md, summary.json and summary.png.
+One training per process (tools/train_net.py), ``--jobs`` at a time, or each a multi-process
+job of ``--launcher`` (``--launcher "torchrun --standalone --nproc_per_node 4" --jobs 1``);
+finished runs are skipped and killed ones resumed when the same command is run again. The tables
+go to <output>/summary.md, summary.json and summary.png.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 from dataclasses import replace
 
 from vreid.ablation import (as_json, auto_jobs, collect, grid_from_args, load_grid, markdown, plot, quick_grid,
@@ -38,6 +40,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", help="folder of the runs and the tables (default: the grid file's)")
     parser.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE", help="overrides for every run")
     parser.add_argument("--jobs", default="auto", help="concurrent runs, or auto: as cores and memory allow")
+    parser.add_argument("--launcher", default="", metavar="COMMAND",
+                        help="start each run with this instead of python, e.g. \"torchrun --standalone --nproc_per_node 4\"")
     parser.add_argument("--threads", type=int, default=0, help="threads per run (default: cores / jobs)")
     parser.add_argument("--memory-per-run", type=float, default=4.0, metavar="GiB",
                         help="memory one run needs, for --jobs auto (default 4)")
@@ -123,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         jobs, threads = jobs_and_threads(args)
         print(f"{len(grid.runs)} runs x {len(grid.seeds)} seeds -> {grid.output}: {jobs} at a time, "
               f"{threads} threads each")
-        failed = run_grid(grid, jobs, threads)
+        failed = run_grid(grid, jobs, threads, launcher=shlex.split(args.launcher))
     print(write_tables(grid))
     print(f"tables: {os.path.join(grid.output, 'summary.md')}, summary.json, summary.png")
     if failed:

@@ -9,7 +9,11 @@
 --input takes image files, folders (searched recursively, sorted) and list files with one path
 per line (paths relative to the list), followed by the image's label when a project declares
 one for the tools: with DNReID installed, 'path [day|night]'. DNDM needs each image's domain: a
-list-file column, or --domain for the rest.
+list-file column, or --domain for the rest. Started by torchrun or srun, each process embeds its
+share of the images and rank 0 writes the same files, rows in the same order:
+
+    torchrun --nproc_per_node 4 tools/extract_features.py --config-file CFG --input gallery/ \
+        --output feats/gallery.npy MODEL.WEIGHTS output/run/model_final.pth MODEL.DEVICE cuda
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from vreid.config import load_model_config
 from vreid.deploy import Embedder, FeatureFile, Rows, read_inputs, save_features
 from vreid.deploy.feature_file import check_npy_path
 from vreid.deploy.images import line_format
+from vreid.engine.launch import Timeouts, launch
 from vreid.projects import label_key
 
 
@@ -39,15 +44,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     check_npy_path(args.output)
-    key = label_key()
     cfg = load_model_config(args.config_file, args.opts)
+    launch(extract, args=(args, cfg), timeouts=Timeouts.from_config(cfg))  # under torchrun or srun: every process
+    return 0
+
+
+def extract(args: argparse.Namespace, cfg) -> None:
+    """Each process of the job embeds its share; rank 0 writes the files."""
+    key = label_key()
     entries = read_inputs(args.input, label_argument(args, key), key)
     embedder = Embedder(cfg, key=key)
-    feats = embedder.embed(entries, progress=not args.no_progress)
+    feats = embedder.embed_shared(entries, progress=not args.no_progress)
+    if feats is None:
+        return
     rows = Rows([e.path for e in entries], [e.label for e in entries])
     index = save_features(args.output, FeatureFile(feats, rows, embedder.provenance), key)
     print(f"{feats.shape[0]} features of dimension {feats.shape[1]} -> {args.output} (index: {index})")
-    return 0
 
 
 if __name__ == "__main__":

@@ -5,8 +5,9 @@
     python tools/train_net.py --config-file CFG --eval-only MODEL.WEIGHTS model_final.pth
 """
 from vreid.cli import argument_parser, run_cli
-from vreid.config import get_cfg
+from vreid.config import get_cfg, load_config
 from vreid.engine import Trainer, launch, setup
+from vreid.engine.launch import Timeouts
 from vreid.modeling import load_model
 
 
@@ -26,8 +27,9 @@ def cli() -> int:
     if args.print_defaults:
         print(get_cfg().dump())
         return 0
+    timeouts = Timeouts.from_config(load_config(args.config_file, args.opts))  # a bad config stops here, once
     launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
-           dist_url=args.dist_url, args=(args,))
+           dist_url=args.dist_url, args=(args,), timeouts=timeouts)
     return 0
 
 

@@ -66,6 +66,9 @@ def argument_parser(description: str = "vehicle ReID training") -> argparse.Argu
     """fast-reid's arguments (--config-file, --eval-only, --resume, --num-gpus, ...)."""
     parser = default_argument_parser()
     parser.description = description
+    # fast-reid's default is a port hashed from the user id: two jobs of one user collide, and a
+    # default cannot be told from a given URL. "auto": a free local port for a one-machine job.
+    parser.set_defaults(dist_url="auto")
     parser.add_argument("--print-defaults", action="store_true",
                         help="print every config key with its default, then exit")
     parser.add_argument("--debug", action="store_true",

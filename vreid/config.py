@@ -52,6 +52,12 @@ def add_vreid_config(cfg: CfgNode) -> None:
     cfg.TEST.CHUNK_SIZE = 256
     # DDP: set True when some parameters get no gradient in a step (e.g. an ablation).
     cfg.MODEL.DDP_FIND_UNUSED = False
+    # Multi-process jobs (--num-gpus, torchrun, srun), in seconds. TIMEOUT: how long a collective
+    # waits for the other processes (torch's process-group timeout); it must cover what rank 0 does
+    # alone while the others wait, such as evaluating a large gallery. LOST_AFTER: a process silent
+    # this long (killed, out of memory, its machine gone) is lost, and the others stop with one line
+    # naming it instead of waiting out TIMEOUT.
+    cfg.DIST = CfgNode({"TIMEOUT": 1800, "LOST_AFTER": 60})
     # GPU fast paths (fast-reid's CUDNN_BENCHMARK is honoured too): NHWC weights and
     # activations; torch.compile of the model in place ("inductor" needs a C++ compiler on CPU).
     cfg.MODEL.CHANNELS_LAST = False

@@ -7,6 +7,8 @@ and the option, not after minutes of work in an OSError traceback.
 from __future__ import annotations
 
 import os
+import socket
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -48,3 +50,39 @@ def writing(path: str, what: str) -> Iterator[None]:
         yield
     except OSError as e:
         raise UserError(f"cannot write {what} {path}: {_reason(e)}; is the disk full or the folder gone?") from None
+
+
+LOCK_NAME = ".vreid.lock"
+_held: dict[str, int] = {}  # real path of a locked folder -> the open descriptor that holds its lock
+
+
+def lock_output_dir(folder: str) -> None:
+    """This process becomes the one run writing ``folder`` (OUTPUT_DIR), until it ends.
+
+    Two runs on one OUTPUT_DIR interleave metrics.json and overwrite each other's config.yaml and
+    checkpoints. The lock is an exclusive ``flock`` on ``folder/.vreid.lock``, which also records
+    the holder's host, process id and start time for the message. The kernel releases it when the
+    process ends, however it ends, so a file left by a killed run is stale and simply taken over.
+    Calling it again in the same process is a no-op.
+
+    Raises:
+        UserError: another live run holds the folder.
+    """
+    import fcntl  # Unix only, like the rest of the launch machinery
+
+    key = os.path.realpath(folder)
+    if key in _held:
+        return
+    path = os.path.join(folder, LOCK_NAME)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 512, 0).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        raise UserError(f"OUTPUT_DIR {folder} is in use by another run ({holder}); wait for it to end, "
+                        "or choose another OUTPUT_DIR") from None
+    os.ftruncate(fd, 0)
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}, started {started}\n".encode(), 0)
+    _held[key] = fd

@@ -86,7 +86,15 @@ class Outcome:
     folder: str
 
 
-def run_one(grid: Grid, run: Run, seed: int, command: Sequence[str], threads: int) -> Outcome:
+def launched(command: Sequence[str], launcher: Sequence[str]) -> list[str]:
+    """``command`` started by ``launcher`` (e.g. ``torchrun --standalone --nproc_per_node 4``) in
+    place of its interpreter; the marker keeps the command alone, so a run counts as the same run
+    whichever launcher started it."""
+    return [*launcher, *command[1:]] if launcher else list(command)
+
+
+def run_one(grid: Grid, run: Run, seed: int, command: Sequence[str], threads: int,
+            launcher: Sequence[str] = ()) -> Outcome:
     folder = grid.folder(run, seed)
     os.makedirs(folder, exist_ok=True)
     marker = {"command": recorded(command, folder), "finished": False}
@@ -94,7 +102,7 @@ def run_one(grid: Grid, run: Run, seed: int, command: Sequence[str], threads: in
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     start = time.monotonic()
     with open(os.path.join(folder, LOG), "a", encoding="utf-8") as log:
-        code = subprocess.run(list(command), stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+        code = subprocess.run(launched(command, launcher), stdout=log, stderr=subprocess.STDOUT, env=env).returncode
     seconds = time.monotonic() - start
     if code == 0:
         try:
@@ -155,9 +163,10 @@ def grid_eta(seconds: list[float], left: int, jobs: int) -> float:
 
 
 def run_grid(grid: Grid, jobs: int, threads: int, command: Command = train_command,
-             echo: Callable[[str], None] = print) -> list[Outcome]:
+             echo: Callable[[str], None] = print, launcher: Sequence[str] = ()) -> list[Outcome]:
     """Runs every unfinished (run, seed) of ``grid``, ``jobs`` at a time, each process with
-    ``threads`` threads; one line per finished run with the grid's ETA. Returns the failed ones."""
+    ``threads`` threads (each run one process, or a job of ``launcher``'s); one line per finished
+    run with the grid's ETA. Returns the failed ones."""
     todo = [(run, seed, command(grid, run, seed)) for run, seed in grid.jobs()]
     pending = [(run, seed, cmd) for run, seed, cmd in todo if not is_finished(grid, run, seed, cmd)]
     total, skipped = len(todo), len(todo) - len(pending)
@@ -166,7 +175,7 @@ def run_grid(grid: Grid, jobs: int, threads: int, command: Command = train_comma
     failed, seconds = [], []
     done = skipped
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(run_one, grid, run, seed, cmd, threads) for run, seed, cmd in pending]
+        futures = [pool.submit(run_one, grid, run, seed, cmd, threads, launcher) for run, seed, cmd in pending]
         for future in as_completed(futures):
             outcome = future.result()
             done += 1

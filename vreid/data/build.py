@@ -15,7 +15,7 @@ from fastreid.utils import comm
 
 from vreid.data.dataset import ReIDDataset, record_meta
 from vreid.data.loader import DeviceLoader
-from vreid.data.samplers import build_sampler, epoch_iterations
+from vreid.data.samplers import ResumableSampler, build_sampler, epoch_iterations
 from vreid.data.transforms import build_transforms
 from vreid.errors import UserError
 from vreid.projects import ProjectSpec, declared_datasets, source_keys
@@ -114,19 +114,26 @@ def build_train_loader(cfg, train_set: ReIDDataset | None = None, sampler: Sampl
     seed = cfg.SEED if cfg.SEED >= 0 else None
     if sampler is None:
         sampler = build_sampler(cfg, train_set, mini_batch, seed)
+    iterations = epoch_iterations(sampler, len(train_set), cfg.SOLVER.IMS_PER_BATCH)
     workers = cfg.DATALOADER.NUM_WORKERS
     generator = torch.Generator().manual_seed(seed + comm.get_rank()) if seed is not None else None
     loader = DataLoader(
         train_set,
-        batch_sampler=BatchSampler(sampler, mini_batch, drop_last=True),
+        batch_sampler=BatchSampler(ResumableSampler(sampler), mini_batch, drop_last=True),
         num_workers=workers,
         pin_memory=cfg.MODEL.DEVICE.startswith("cuda"),
         persistent_workers=workers > 0,
         worker_init_fn=_seed_worker,
         generator=generator,
     )
-    return DeviceLoader(loader, cfg.MODEL.DEVICE,
-                        iters_per_epoch=epoch_iterations(sampler, len(train_set), cfg.SOLVER.IMS_PER_BATCH))
+    return DeviceLoader(loader, cfg.MODEL.DEVICE, iters_per_epoch=iterations)
+
+
+def skip_batches(loader: DeviceLoader, batches: int) -> None:
+    """The next pass over a training ``loader`` starts ``batches`` batches into its sampler's
+    stream: where a run resumed at that iteration left it."""
+    batch_sampler = loader.loader.batch_sampler
+    batch_sampler.sampler.skip = batches * batch_sampler.batch_size
 
 
 def build_test_loader(cfg, dataset_name: str) -> tuple[DeviceLoader, int]:

@@ -5,6 +5,9 @@ projects that register theirs), so none of them imports another through it.
 """
 from __future__ import annotations
 
+import itertools
+from typing import Iterator
+
 from fvcore.common.registry import Registry
 from torch.utils.data import Sampler
 
@@ -12,7 +15,7 @@ from fastreid.data import samplers as fr_samplers
 
 from vreid.errors import UserError
 
-__all__ = ["SAMPLER_REGISTRY", "build_sampler", "epoch_iterations"]
+__all__ = ["SAMPLER_REGISTRY", "ResumableSampler", "build_sampler", "epoch_iterations"]
 
 SAMPLER_REGISTRY = Registry("SAMPLER")
 SAMPLER_REGISTRY.__doc__ = """Training samplers by DATALOADER.SAMPLER_TRAIN name, each called as
@@ -37,6 +40,18 @@ def epoch_iterations(sampler: Sampler, dataset_size: int, total_batch_size: int)
     epoch = getattr(sampler, "iters_per_epoch", None)
     iters = epoch(total_batch_size) if callable(epoch) else dataset_size // total_batch_size
     return max(1, iters)
+
+
+class ResumableSampler(Sampler):
+    """A training sampler's stream from any point: a run resumed after k iterations skips the
+    indices its first k batches drew, so it sees the batches an uninterrupted run would have seen
+    (fast-reid's samplers restart their seeded stream from its beginning)."""
+
+    def __init__(self, sampler: Sampler):
+        self.sampler, self.skip = sampler, 0
+
+    def __iter__(self) -> Iterator[int]:
+        return itertools.islice(iter(self.sampler), self.skip, None)
 
 
 def _identity_sampler(cls: type, cfg, dataset, mini_batch_size: int, seed: int | None) -> Sampler:

@@ -20,6 +20,7 @@ import torch
 from PIL import Image
 
 from fastreid.config import CfgNode
+from fastreid.utils import comm
 
 from vreid.config import config_text
 from vreid.data.loader import DeviceLoader
@@ -115,3 +116,16 @@ class Embedder:
             return np.zeros((0, self.dim), np.float32)
         return extract_features(self.model, self.loader(entries), len(entries), self.cfg.TEST.FLIP.ENABLED,
                                 progress, desc).numpy()
+
+    def embed_shared(self, images: Sequence[ImageLike], labels: Sequence[Label] | Label = None,
+                     progress: bool = False, desc: str = "features") -> np.ndarray | None:
+        """``embed`` by every process of a job (torchrun, srun), each its contiguous share: rank 0
+        gets all rows in order, the others None. In a one-process run it is ``embed``."""
+        world, rank = comm.get_world_size(), comm.get_rank()
+        if world == 1:
+            return self.embed(images, labels, progress, desc)
+        entries = self.entries(images, labels)
+        bounds = np.linspace(0, len(entries), world + 1).round().astype(int)
+        share = self.embed(entries[bounds[rank]:bounds[rank + 1]], progress=progress and rank == 0, desc=desc)
+        parts = comm.gather(share, dst=0)
+        return np.concatenate(parts) if rank == 0 else None

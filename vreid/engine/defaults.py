@@ -10,7 +10,7 @@ from fastreid.utils.logger import setup_logger
 
 from vreid.config import load_config
 from vreid.engine.fast_paths import configure_process
-from vreid.outputs import ensure_folder
+from vreid.outputs import ensure_folder, lock_output_dir
 from vreid.projects import installed_projects
 
 
@@ -22,6 +22,7 @@ def setup(args):
     cfg.freeze()
     if comm.is_main_process() and cfg.OUTPUT_DIR:
         ensure_folder(cfg.OUTPUT_DIR, "OUTPUT_DIR")  # default_setup's mkdir fails with a traceback
+        lock_output_dir(cfg.OUTPUT_DIR)  # before default_setup writes config.yaml there
     default_setup(cfg, args)
     configure_process(cfg)
     for name in ("vreid", *(p.name for p in installed_projects())):  # default_setup sets up fast-reid's only

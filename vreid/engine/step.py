@@ -90,6 +90,10 @@ class StepTrainer(SimpleTrainer):
         """Read by fast-reid's DefaultTrainer (a checkpointable when AMP is on)."""
         return self.step.grad_scaler
 
+    def restart_data(self) -> None:
+        """Draw the next batches from a new pass over the loader (after it was moved, on resume)."""
+        self._data_loader_iter = iter(self.data_loader)
+
     def run_step(self) -> None:
         assert self.model.training, "[StepTrainer] model was changed to eval mode!"
         start = time.perf_counter()

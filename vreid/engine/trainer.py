@@ -17,7 +17,7 @@ from fastreid.utils.logger import setup_logger
 
 from vreid.config import check_config
 from vreid.data import build_test_loader, build_train_loader
-from vreid.data.build import get_dataset
+from vreid.data.build import get_dataset, skip_batches
 from vreid.engine.checkpoint import Checkpointer
 from vreid.engine.hooks import replace_fastreid_hooks
 from vreid.engine.lr_schedule import build_lr_scheduler
@@ -30,7 +30,7 @@ from vreid.evaluation.extra import run_extra_evaluations
 from vreid.evaluation.table import results_table
 from vreid.modeling import build_model, resolve_device
 from vreid.modeling.weights import check_weights_fit, load_fitting, read_weights, weights_fit
-from vreid.outputs import ensure_folder
+from vreid.outputs import ensure_folder, lock_output_dir
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ class Trainer(DefaultTrainer):
         device = resolve_device(cfg)
         if comm.is_main_process() and cfg.OUTPUT_DIR:
             ensure_folder(cfg.OUTPUT_DIR, "OUTPUT_DIR")  # fast-reid writes config.yaml there
+            lock_output_dir(cfg.OUTPUT_DIR)  # one run writes a folder at a time
         check_test_sets(cfg)  # an empty query list fails now, not at the first evaluation
         data_loader = self.build_train_loader(cfg)
         cfg = self.auto_scale_hyperparams(cfg, data_loader.dataset.num_classes)
@@ -126,6 +127,8 @@ class Trainer(DefaultTrainer):
             checkpoint = self.checkpointer.resume_or_load(weights, resume=True)
             self.start_epoch = checkpoint.get("epoch", -1) + 1
             self.best_metric = checkpoint.get("best_metric", self.best_metric)
+            skip_batches(self.data_loader, self.start_epoch * self.iters_per_epoch)  # the batches it drew
+            self._trainer.restart_data()
         elif weights:  # the model alone, as fast-reid loads MODEL.WEIGHTS; the file read once
             state = read_weights(weights).state
             if self.cfg.MODEL.WEIGHTS_PARTIAL:
