@@ -16,10 +16,9 @@ from pathlib import Path
 from vreid.cli import add_dataset_arguments, check_dataset_arguments, run_cli
 from vreid.config import load_config
 from vreid.data.build import dataset_images
+from vreid.data.folders import image_files
 from vreid.data.image_check import bad_images
-from vreid.data.image_io import IMAGE_EXTENSIONS
 from vreid.errors import UserError
-
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -37,11 +36,12 @@ def dataset_paths(names: list[str], config_file: str, opts: list[str]) -> list[s
 
 
 def folder_paths(folders: list[str]) -> list[str]:
+    """Every image file below the folders; the other files are counted in a warning."""
     paths = []
     for folder in folders:
         if not Path(folder).is_dir():
             raise UserError(f"--folder {folder} is not a folder")
-        paths += sorted(str(p) for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+        paths += image_files(folder)
     return paths
 
 

@@ -16,13 +16,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--layouts", nargs="+", choices=layout_names(), default=list(layout_names()))
     parser.add_argument("--force", action="store_true", help="regenerate even if a matching marker exists")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a layout folder that holds files this tool did not write (deleting them)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="rendering processes (default: one per CPU; 0: in this process)")
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
     counts = generate(args.root, args.preset, args.seed, args.layouts, force=args.force, progress=True,
-                      workers=args.workers)
+                      workers=args.workers, overwrite=args.overwrite)
     print(f"{'layout':<10} {'split':<12} {'count':>6}")
     for layout, splits in counts.items():
         for split, n in splits.items():

@@ -7,7 +7,9 @@
 
 The copy keeps the dataset's folder tree, file names and list files, so every loader reads it
 unchanged; images are scaled so the longer side is at most --longer-side (never enlarged), in
---workers processes. Interrupted, it resumes: finished files are skipped.
+--workers processes. Each copy is written beside its target and renamed into place when done;
+interrupted, it resumes: finished files are skipped. A target holding files this tool did not
+write is refused (--overwrite replaces it, deleting them).
 """
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ from tqdm import tqdm
 from vreid.cli import add_dataset_arguments, check_dataset_arguments, run_cli
 from vreid.config import load_config
 from vreid.data.build import data_root, dataset_images
-from vreid.data.prepare import copy_others, plan, run_jobs
+from vreid.data.folders import by_extension
+from vreid.data.prepare import FolderCopy, copy_others, finish, plan, run_jobs, stage
 from vreid.errors import UserError
 
 
@@ -29,6 +32,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--folder", default="", metavar="DIR", help="a folder below the data root, or any folder")
     parser.add_argument("--output", required=True, metavar="ROOT", help="the new data root")
     parser.add_argument("--longer-side", type=int, default=320, help="longest image side in the copy (default 320)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a target folder that holds files this tool did not write (deleting them)")
     add_dataset_arguments(parser, "copy", "resizing")
     args = parser.parse_args(argv)
     check_dataset_arguments(parser, args, min_workers=0)
@@ -55,19 +60,28 @@ def target_of(folder: Path, root: Path, output: Path) -> Path:
         return output / folder.name
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    root, output = Path(data_root()), Path(args.output)
-    folders = [Path(args.folder)] if args.folder else []
-    if args.config_file or args.datasets:
-        folders += dataset_folders(args.datasets, args.config_file, args.opts)
-    folders = [f for i, f in enumerate(folders) if f.resolve() not in {g.resolve() for g in folders[:i]}]
-    images, others = [], []
-    for folder in folders:
-        found = plan(folder, target_of(folder, root, output))
-        images += found[0]
-        others += found[1]
-    copy_others(others)
+def outermost(folders: list[Path]) -> list[Path]:
+    """``folders`` without repeats and without those inside another: each is copied once, whole."""
+    resolved = [f.resolve() for f in folders]
+    return [f for i, (f, r) in enumerate(zip(folders, resolved))
+            if r not in resolved[:i] and not any(o in r.parents for o in resolved)]
+
+
+def plan_copies(folders: list[Path], root: Path, output: Path) -> list[FolderCopy]:
+    """One copy per folder; two folders that would land on one target are refused."""
+    copies = [plan(folder, target_of(folder, root, output)) for folder in outermost(folders)]
+    targets = {}
+    for copy in copies:
+        other = targets.setdefault(copy.target.resolve(), copy.source)
+        if other != copy.source:
+            raise UserError(f"{other} and {copy.source} would both be copied to {copy.target}; copy them one at a "
+                            "time, each to its own --output")
+    return copies
+
+
+def resize_all(copies: list[FolderCopy], args: argparse.Namespace) -> tuple[dict[str, int], list[str]]:
+    """Every image job of every copy: the outcome counts and the error lines."""
+    images = [job for copy in copies for job in copy.images]
     counts, errors = {"written": 0, "skipped": 0}, []
     bar = tqdm(total=len(images), desc="resizing", unit="img", disable=args.no_progress)
     for outcome in run_jobs(images, args.longer_side, args.workers):
@@ -77,12 +91,29 @@ def main(argv: list[str] | None = None) -> int:
             errors.append(outcome)
         bar.update()
     bar.close()
-    for leftover in output.rglob("*.part"):  # of an interrupted run whose image is now complete or gone
-        leftover.unlink()
+    return counts, errors
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    root, output = Path(data_root()), Path(args.output)
+    folders = [Path(args.folder)] if args.folder else []
+    if args.config_file or args.datasets:
+        folders += dataset_folders(args.datasets, args.config_file, args.opts)
+    copies = plan_copies(folders, root, output)
+    for copy in copies:
+        stage(copy, args.longer_side, args.overwrite)
+    others = [job for copy in copies for job in copy.others]
+    copy_others(others)
+    counts, errors = resize_all(copies, args)
+    for copy in copies:
+        finish(copy)
     for line in errors:
         print(line)
-    print(f"{len(images)} images -> {output} (longer side <= {args.longer_side}): {counts['written']} written, "
-          f"{counts['skipped']} already there, {len(errors)} unreadable; {len(others)} other files copied. "
+    images = sum(len(copy.images) for copy in copies)
+    kinds = f" ({by_extension(job.source for job in others)})" if others else ""
+    print(f"{images} images -> {output} (longer side <= {args.longer_side}): {counts['written']} written, "
+          f"{counts['skipped']} already there, {len(errors)} unreadable; {len(others)} other files copied{kinds}. "
           f"Train on it with FASTREID_DATASETS={output}")
     return 1 if errors else 0
 

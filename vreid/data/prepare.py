@@ -2,30 +2,65 @@
 scaled so its longer side is at most a given size. Training on 4K crops spends most of its
 loader time decoding pixels the first resize throws away; a prepared copy decodes that cost once.
 
-Each image is written to a temporary name and renamed when complete, so after an interruption a
-file with its final name is whole, and running again skips it.
+A copy is written into a staging folder beside its target (``.<name>.partial``) and renamed
+into place when every image has been tried; its marker lists the files it wrote. Each file is
+written to a temporary name and renamed when complete, so after an interruption a file with its
+final name is whole, and running again resumes the staging folder, skipping it (a finished copy
+is resumed too, linked into a new staging folder, and stays whole until the swap). A target
+that holds files the copier did not write is refused unless ``overwrite``
+(``vreid.data.staged``); one of other settings (source, longer side) is rewritten whole.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from PIL import Image
 
-from vreid.data.image_io import IMAGE_EXTENSIONS, read_rgb
+from vreid.data.folders import is_image_name
+from vreid.data.image_io import read_rgb, upright_size
+from vreid.data.staged import foreign_files, refuse_foreign, remove, swap_in
 from vreid.errors import UserError
+from vreid.outputs import ensure_folder, writing
 
 JPEG_QUALITY = 95
+MARKER = ".prepared.json"
+PART = ".part"  # the suffix of an image being written
+TOOL = "prepare_dataset.py"
 
 
 @dataclass(frozen=True)
 class Job:
     source: str
     target: str
+
+
+@dataclass(frozen=True)
+class FolderCopy:
+    """One folder's copy: its target, the staging folder the jobs write into, and the jobs."""
+
+    source: Path
+    target: Path
+    images: list[Job]
+    others: list[Job]
+
+    @property
+    def staging(self) -> Path:
+        return staging_of(self.target)
+
+    def files(self) -> list[str]:
+        """What the copy writes, relative to its folder."""
+        return sorted(os.path.relpath(job.target, self.staging) for job in self.images + self.others)
+
+
+def staging_of(target: Path) -> Path:
+    """Where a copy is built: beside its target, hidden, under a name a rerun finds again."""
+    return target.parent / f".{target.name}.partial"
 
 
 def scaled_size(size: tuple[int, int], longer_side: int) -> tuple[int, int]:
@@ -39,26 +74,106 @@ def scaled_size(size: tuple[int, int], longer_side: int) -> tuple[int, int]:
 
 def _is_whole(path: str) -> bool:
     try:
-        with Image.open(path) as image:
-            image.size  # the header parses
+        upright_size(path)  # the header parses
         return True
-    except (OSError, SyntaxError, ValueError):
+    except UserError:
         return False
 
 
-def plan(source: Path, target: Path) -> tuple[list[Job], list[Job]]:
-    """Images to resize and other files (lists, labels) to copy, from every file under ``source``."""
+def plan(source: Path, target: Path) -> FolderCopy:
+    """Images to resize and other files (lists, labels) to copy, from every file under ``source``
+    (a copy's marker aside), written into the copy's staging folder."""
     if not source.is_dir():
         raise UserError(f"{source} is not a folder")
     if target.resolve() == source.resolve() or source.resolve() in target.resolve().parents:
         raise UserError(f"the copy {target} must not be {source} or inside it")
+    staging = staging_of(target)
     images, others = [], []
     for folder, _, files in os.walk(source):
         for name in sorted(files):
             path = Path(folder) / name
-            job = Job(str(path), str(target / path.relative_to(source)))
-            (images if path.suffix.lower() in IMAGE_EXTENSIONS else others).append(job)
-    return images, others
+            if path == source / MARKER:  # the marker of a copy being copied again describes that copy
+                continue
+            job = Job(str(path), str(staging / path.relative_to(source)))
+            (images if is_image_name(name) else others).append(job)
+    return FolderCopy(source, target, images, others)
+
+
+def _settings(copy: FolderCopy, longer_side: int) -> dict:
+    """What a copy's files depend on: a copy of other settings is rewritten, not resumed."""
+    return {"source": str(copy.source.resolve()), "longer_side": longer_side}
+
+
+def _read_marker(folder: Path) -> dict:
+    """A copy's marker; empty where there is none (every file then counts as the user's)."""
+    try:
+        marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return marker if isinstance(marker, dict) else {}
+
+
+def _ours(marker: dict) -> set[str]:
+    """The files a copy's marker says the copier wrote, with their temporary names."""
+    files = [str(f) for f in marker.get("files", [])]
+    return {*files, *(f + PART for f in [*files, MARKER]), MARKER}
+
+
+def _resumable(folder: Path, marker: dict, wanted: dict) -> bool:
+    """``folder`` was written by the copier with the settings ``wanted`` and holds nothing else."""
+    settings = {key: marker.get(key) for key in wanted}
+    return folder.is_dir() and settings == wanted and not foreign_files(folder, _ours(marker))
+
+
+def stage(copy: FolderCopy, longer_side: int, overwrite: bool) -> None:
+    """Before any image: refuse a target or staging folder holding files the copier did not
+    write (unless ``overwrite``), then make the staging folder: the one an interrupted run left,
+    else one linked from the finished copy, when either has these settings; else a new one. Its
+    marker, which lists the files to come, goes in first."""
+    ensure_folder(str(copy.target.parent), "--output")
+    wanted = _settings(copy, longer_side)
+    target, staging = _read_marker(copy.target), _read_marker(copy.staging)
+    if not overwrite:
+        refuse_foreign(copy.target, _ours(target), TOOL, "--output")
+        refuse_foreign(copy.staging, _ours(staging), TOOL, "--output")
+    with writing(str(copy.staging), "the copy's staging folder"):
+        if copy.staging.exists() and not _resumable(copy.staging, staging, wanted):
+            remove(copy.staging)
+            staging = {}
+        if not copy.staging.exists() and _resumable(copy.target, target, wanted):
+            shutil.copytree(copy.target, copy.staging, symlinks=True, copy_function=_link_or_copy)
+            staging = target
+        copy.staging.mkdir(exist_ok=True)
+        files = sorted(set(staging.get("files", [])) | set(copy.files()))
+        _replace(copy.staging / MARKER, lambda tmp: tmp.write_text(json.dumps({**wanted, "files": files}, indent=1)))
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    """A finished copy resumed in the staging folder stays whole where it is until the swap:
+    its files are hard-linked there (no second copy of the pixels), or copied where links fail.
+    Every write into the staging folder then replaces a file, never writes into a shared one."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _replace(path: Path, write: Callable[[Path], object]) -> None:
+    """``write`` to a temporary name beside ``path``, then renamed over it."""
+    temporary = path.with_name(path.name + PART)
+    write(temporary)
+    os.replace(temporary, path)
+
+
+def finish(copy: FolderCopy) -> None:
+    """The temporary files of the copy's jobs an earlier interruption left are removed (only
+    those: a user's ``.part`` file is not the copier's), then the staging folder replaces the
+    target."""
+    with writing(str(copy.target), "the copy"):
+        for job in copy.images + copy.others:
+            if os.path.lexists(job.target + PART):
+                os.remove(job.target + PART)
+        swap_in(copy.staging, copy.target)
 
 
 def resize_one(job: Job, longer_side: int) -> str:
@@ -66,9 +181,7 @@ def resize_one(job: Job, longer_side: int) -> str:
     if os.path.exists(job.target) and _is_whole(job.target):
         return "skipped"
     try:
-        with Image.open(job.source) as probe:
-            upright = probe.size
-        size = scaled_size(upright, longer_side)
+        size = scaled_size(upright_size(job.source), longer_side)
         image = read_rgb(job.source, draft=size)
         if image.size != size:
             image = image.resize(size, Image.LANCZOS)  # a one-off: the best filter is affordable
@@ -76,11 +189,12 @@ def resize_one(job: Job, longer_side: int) -> str:
         return f"error: {e}"
     except (OSError, SyntaxError, ValueError) as e:
         return f"error: cannot read image {job.source}: {e}"
-    os.makedirs(os.path.dirname(job.target), exist_ok=True)
-    temporary = f"{job.target}.part"
+    temporary = job.target + PART
     fmt = Image.registered_extensions().get(os.path.splitext(job.target)[1].lower(), "JPEG")
-    image.save(temporary, fmt, **({"quality": JPEG_QUALITY} if fmt == "JPEG" else {}))
-    os.replace(temporary, job.target)
+    with writing(job.target, "the resized image"):
+        os.makedirs(os.path.dirname(job.target), exist_ok=True)
+        image.save(temporary, fmt, **({"quality": JPEG_QUALITY} if fmt == "JPEG" else {}))
+        os.replace(temporary, job.target)
     return "written"
 
 
@@ -90,8 +204,9 @@ def _resize_star(args: tuple[Job, int]) -> str:
 
 def copy_others(jobs: Iterable[Job]) -> None:
     for job in jobs:
-        os.makedirs(os.path.dirname(job.target), exist_ok=True)
-        shutil.copyfile(job.source, job.target)
+        with writing(job.target, "the copied file"):
+            os.makedirs(os.path.dirname(job.target), exist_ok=True)
+            _replace(Path(job.target), lambda tmp: shutil.copyfile(job.source, tmp))
 
 
 def run_jobs(jobs: list[Job], longer_side: int, workers: int) -> Iterator[str]:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
+from typing import BinaryIO, Callable
 
 import numpy as np
 
@@ -71,21 +72,35 @@ def save_features(npy_path: str, data: FeatureFile, key: BatchKey | None = None)
     if len(data.rows.paths) != len(data.features) or len(data.rows.labels) != len(data.features):
         raise ValueError(f"{len(data.features)} feature rows but {len(data.rows.paths)} paths, "
                          f"{len(data.rows.labels)} labels")
-    with writing(npy_path, "the features"):
-        np.save(npy_path, np.ascontiguousarray(data.features, dtype=np.float32))
+    features = np.ascontiguousarray(data.features, dtype=np.float32)
+    _write_whole(npy_path, "the features", lambda f: np.save(f, features))
     model, fingerprint = data.provenance.record()
     index = {"features": os.path.basename(npy_path), **data.rows.record(key), **model,
              "fingerprint": {"weights_sha256": fingerprint["weights_sha256"],
                              "features_sha256": matrix_sha256(data.features),
                              "rows": int(data.features.shape[0]), "dim": int(data.features.shape[1])}}
-    with writing(index_path(npy_path), "the feature index"), open(index_path(npy_path), "w", encoding="utf-8") as f:
-        json.dump(index, f, indent=1)
+    _write_whole(index_path(npy_path), "the feature index", lambda f: f.write(json.dumps(index, indent=1).encode()))
     return index_path(npy_path)
+
+
+def _write_whole(path: str, what: str, write: Callable[[BinaryIO], object]) -> None:
+    """``write`` into a temporary file beside ``path``, renamed over it when complete: a full disk
+    or a kill leaves the previous file, never half of one (a half .npy beside a whole index would
+    only be caught by the fingerprint)."""
+    temporary = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.tmp{os.getpid()}")
+    try:
+        with writing(path, what):
+            with open(temporary, "wb") as f:
+                write(f)
+            os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
 
 
 def load_features(npy_path: str, key: BatchKey | None = None) -> FeatureFile:
     """Read and cross-check both files, the labels as words of ``key``; every problem names the
-    file and what to do."""
+    file and what to do. A file without rows is refused: no tool has a use for it."""
     json_path = index_path(npy_path)
     for path in (npy_path, json_path):
         if not os.path.isfile(path):
@@ -97,6 +112,9 @@ def load_features(npy_path: str, key: BatchKey | None = None) -> FeatureFile:
             index = json.load(f)
     except (ValueError, OSError) as e:
         raise UserError(f"cannot read {npy_path} / {json_path}: {e}") from None
+    if features.size == 0:
+        raise UserError(f"{npy_path} holds no features (shape {features.shape}): an empty gallery can be neither "
+                        f"searched nor indexed; {REMAKE} --output {npy_path} with the gallery's images")
     expected = (*INDEX_KEYS, key.name) if key is not None else INDEX_KEYS
     missing = [k for k in expected if k not in index] if isinstance(index, dict) else list(expected)
     if missing:

@@ -43,6 +43,7 @@ class SavedGallery:
     # path, found and recorded (the weights' SHA-256 and the one the gallery records).
     MISSING_WEIGHTS: str
     OTHER_WEIGHTS: str
+    REFILL: str  # what to do about an empty gallery, format field path
 
     @property
     def dim(self) -> int:
@@ -50,6 +51,13 @@ class SavedGallery:
 
     def search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
         raise NotImplementedError
+
+    def require_rows(self) -> None:
+        """A gallery without rows has no nearest image to give (faiss asserts on it)."""
+        if len(self.rows) == 0:
+            path = self.path or "the gallery"
+            raise UserError(f"{path} is an empty gallery (0 images): nothing to search; "
+                            + self.REFILL.format(path=path))
 
     def check_query_weights(self, path: str, sha256: str) -> None:
         """Queries must be embedded by the very weights that made the gallery: a retrained or
@@ -97,6 +105,7 @@ class ExactGallery(SavedGallery):
     OTHER_WEIGHTS = ("MODEL.WEIGHTS {weights} is not the weights file that made {path} (its SHA-256 differs from "
                      f"the one in the index: replaced, retrained or another file); {REMAKE} --output {{path}} with "
                      "these weights, or pass the weights that made it")
+    REFILL = f"{REMAKE} --output {{path}} with the gallery's images"
 
     def __init__(self, path: str, key: BatchKey | None = None, features: FeatureFile | None = None):
         self.path = path
@@ -105,6 +114,7 @@ class ExactGallery(SavedGallery):
 
     def search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
         """The k nearest gallery images of every query row under the gallery's metric."""
+        self.require_rows()
         gallery = self.features.features
         dist = pairwise_distance(torch.from_numpy(queries), torch.from_numpy(gallery), self.provenance.metric)
         order, dists = top_k(dist, min(k, len(gallery)))

@@ -44,6 +44,7 @@ class GalleryIndex(SavedGallery):
     OTHER_WEIGHTS = ("MODEL.WEIGHTS {weights} (SHA-256 {found}) is not the model that embedded {path} ({recorded}): "
                      "its queries are not comparable with the gallery; pass the weights that made the index, or "
                      f"{REBUILD} from features of these weights")
+    REFILL = "add features to it with tools/build_index.py --index {path} --add FILE.npy"
 
     def __init__(self, index: faiss.Index, params: IndexParams, rows: Rows, provenance, sources: list[dict],
                  path: str = ""):
@@ -88,6 +89,7 @@ class GalleryIndex(SavedGallery):
     def search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
         """The k nearest rows of each query, nearest first, as distances of the gallery's metric
         (approximate for IVF-PQ, whose codes only approximate the vectors)."""
+        self.require_rows()
         metric = self.provenance.metric
         scores, rows = self.index.search(prepared(queries, metric), min(k, self.index.ntotal))
         distances = 1.0 - scores if metric == "cosine" else np.sqrt(np.maximum(scores, 0.0))
@@ -204,5 +206,8 @@ def open_gallery(features: str | None, index: str | None, key: BatchKey | None =
         if overrides:
             raise UserError(f"{', '.join(flag(n) for n in overrides)}: only for an --index; {features} is searched "
                             "exactly")
-        return ExactGallery(features, key)
-    return load_index(index, key, lambda params: with_search_overrides(params, overrides, index))
+        gallery = ExactGallery(features, key)
+    else:
+        gallery = load_index(index, key, lambda params: with_search_overrides(params, overrides, index))
+    gallery.require_rows()  # before the queries are embedded
+    return gallery

@@ -1,8 +1,10 @@
 """Which images a tool reads, with their labels: files, folders, or list files.
 
-A list file has one image per line, ``path [label]``; relative paths are relative to the list
-file's folder and must stay inside it (an absolute path names any file), blank lines and lines
-starting with ``#`` are skipped; an image named twice, by two lines or two sources, is refused.
+A list file has one image per line, ``path [label]``, in any encoding ``vreid.data.text`` reads;
+relative paths are relative to the list file's folder and must stay inside it (an absolute path
+names any file), blank lines and lines starting with ``#`` are skipped; an image named twice, by
+two lines or two sources, is refused. A folder is searched recursively for IMAGE_EXTENSIONS, and
+the files it skips are said (``vreid.data.folders``).
 The label is a word of the per-image batch key a project declares for the tools
 (``vreid.projects.label_key``; e.g. a domain, ``day`` or ``night``), or its index; without such
 a key a line is a path alone.
@@ -19,9 +21,11 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from vreid.data.build import draft_size
+from vreid.data.folders import image_files, is_image_name
 from vreid.data.image_io import IMAGE_EXTENSIONS, read_rgb, to_rgb
 from vreid.data.loader import DeviceLoader
 from vreid.data.paths import SeenOnce, inside
+from vreid.data.text import read_lines
 from vreid.data.transforms import build_transforms
 from vreid.errors import UserError
 from vreid.projects import BatchKey
@@ -53,12 +57,8 @@ def line_format(key: BatchKey | None) -> str:
     return f"path [{'|'.join(key.labels)}]" if key is not None else "path"
 
 
-def is_image(path: str) -> bool:
-    return path.lower().endswith(IMAGE_EXTENSIONS)
-
-
 def _folder(folder: str, label: int | None) -> list[ImageEntry]:
-    paths = sorted(os.path.join(top, name) for top, _, names in os.walk(folder) for name in names if is_image(name))
+    paths = image_files(folder)
     if not paths:
         raise UserError(f"folder {folder} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
     return [ImageEntry(p, label, folder) for p in paths]
@@ -67,21 +67,29 @@ def _folder(folder: str, label: int | None) -> list[ImageEntry]:
 def _list_file(path: str, label: int | None, key: BatchKey | None) -> list[ImageEntry]:
     base = os.path.dirname(path)
     entries = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            fields, where = line.split(), f"{path}:{lineno}"
-            if not fields or fields[0].startswith("#"):
-                continue
-            if len(fields) > (2 if key is not None else 1):
-                raise UserError(f"{where}: expected '{line_format(key)}', got {len(fields)} fields "
-                                "(paths with spaces are not supported)")
-            image = fields[0] if os.path.isabs(fields[0]) else inside(base, fields[0], where)
-            if not os.path.isfile(image):
-                raise UserError(f"{where}: image {image} does not exist")
-            entries.append(ImageEntry(image, key.parse(fields[1], where) if len(fields) == 2 else label, where))
+    for lineno, line in enumerate(read_lines(path), 1):
+        fields, where = line.split(), f"{path}:{lineno}"
+        if not fields or fields[0].startswith("#"):
+            continue
+        if len(fields) > (2 if key is not None else 1):
+            raise UserError(f"{where}: expected '{line_format(key)}', got {len(fields)} fields "
+                            "(paths with spaces are not supported)")
+        image = fields[0] if os.path.isabs(fields[0]) else inside(base, fields[0], where)
+        if not os.path.isfile(image):
+            raise UserError(f"{where}: image {image} does not exist")
+        entries.append(ImageEntry(image, key.parse(fields[1], where) if len(fields) == 2 else label, where))
     if not entries:
         raise UserError(f"list file {path} names no images")
     return entries
+
+
+def _refuse_other_images(source: str) -> None:
+    """A file that is not named as an image is read as a list file, unless its extension is one
+    of an image format the tools do not take (a .gif crop), which would only fail to decode."""
+    extension = os.path.splitext(source)[1].lower()
+    if extension in Image.registered_extensions():
+        raise UserError(f"input {source}: {extension} is not an image extension the tools read "
+                        f"({', '.join(IMAGE_EXTENSIONS)}); convert it to one of these")
 
 
 def read_inputs(sources: Sequence[str], label: str | None = None, key: BatchKey | None = None) -> list[ImageEntry]:
@@ -96,9 +104,10 @@ def read_inputs(sources: Sequence[str], label: str | None = None, key: BatchKey 
             entries += _folder(source, value)
         elif not os.path.isfile(source):
             raise UserError(f"input {source} is neither an image, a folder nor a list file")
-        elif is_image(source):
+        elif is_image_name(source):
             entries.append(ImageEntry(source, value, source))
         else:
+            _refuse_other_images(source)
             entries += _list_file(source, value, key)
     seen = SeenOnce()
     for entry in entries:

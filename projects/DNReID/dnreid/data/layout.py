@@ -10,6 +10,7 @@ import os
 from collections import defaultdict
 
 from vreid.data.paths import SeenOnce, inside
+from vreid.data.text import read_lines
 from vreid.errors import UserError
 
 from dnreid.domains import DOMAIN, DOMAINS
@@ -20,10 +21,10 @@ HELP = "See datasets/README.md, section 'DN-348 and DN-Wild'."
 
 
 def _lines(path: str):
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if line.strip():
-                yield lineno, line.split()[0]
+    """(line number, first field) of every non-blank line, decoded as every list is (vreid.data.text)."""
+    for lineno, line in enumerate(read_lines(path), 1):
+        if line.strip():
+            yield lineno, line.split()[0]
 
 
 class DNLayout:

@@ -2,7 +2,8 @@
 Opri-style sets, registered in fast-reid's DATASET_REGISTRY.
 
 Training identities and cameras are prefixed with the dataset name, so several sources in
-DATASETS.NAMES never share a label. Real VeRi-776 is fast-reid's own ``VeRi``.
+DATASETS.NAMES never share a label. Real VeRi-776 is fast-reid's own ``VeRi`` (its file names read
+as vreid.compat makes it read them).
 """
 from __future__ import annotations
 
@@ -120,11 +121,7 @@ class SynOpri(_OpriLayout):
 
 @DATASET_REGISTRY.register()
 class SynVeRi(VeRi):
-    """The synthetic VeRi-style set read by fast-reid's own VeRi loader, in file-name order
-    (VeRi keeps glob's order, which differs between file systems)."""
+    """The synthetic VeRi-style set, read by fast-reid's own VeRi loader."""
 
     dataset_dir = "synthetic/veri"
     dataset_name = "synveri"
-
-    def process_dir(self, dir_path, is_train=True):
-        return sorted(super().process_dir(dir_path, is_train))

@@ -1,17 +1,17 @@
 """Reading an image folder whose file names encode identity and camera (VeRi-style layouts).
 
 The pattern is searched in the file name only, never the full path, so a data root whose
-own path looks like `<digits>_c<digits>` cannot be mistaken for a label.
+own path looks like `<digits>_c<digits>` (``runs/exp_0042_c007/``) cannot be mistaken for a
+label. Files that are not images are skipped with a warning that counts them.
 """
 from __future__ import annotations
 
 import os
 import re
 
-from vreid.data.paths import inside
+from vreid.data.folders import image_files
+from vreid.data.image_io import IMAGE_EXTENSIONS
 from vreid.errors import UserError
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 
 def compile_name_pattern(pattern: str, key: str) -> re.Pattern:
@@ -35,16 +35,16 @@ def check_folders(folders: list[str], help_text: str) -> None:
 
 def read_image_folder(folder: str, pattern: re.Pattern, help_text: str) -> list[tuple[str, int, int]]:
     """``(path, pid, camid)`` of every image in ``folder``, sorted by file name (a reproducible
-    order); files that are not images are ignored. ``help_text`` says what to do on a mismatch."""
+    order); files that are not images are skipped with a warning. ``help_text`` says what to do
+    on a mismatch."""
     check_folders([folder], help_text)
-    names = sorted(n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS))
-    if not names:
+    paths = image_files(folder, recursive=False)
+    if not paths:
         raise UserError(f"{folder} holds no images ({', '.join(IMAGE_EXTENSIONS)}). {help_text}")
     records = []
-    for name in names:
-        path = inside(folder, name, folder)  # the core's one rule for dataset paths
-        match = pattern.search(name)
+    for path in paths:
+        match = pattern.search(os.path.basename(path))
         if match is None:
             raise UserError(f"{path}: file name does not match the pattern {pattern.pattern!r}. {help_text}")
-        records.append((path, int(match["pid"]), int(match["camid"])))
+        records.append((os.path.normpath(path), int(match["pid"]), int(match["camid"])))
     return records
