@@ -12,7 +12,7 @@ from fastreid.utils import comm
 from vreid.errors import UserError
 from vreid.evaluation.chance import chance_metrics
 from vreid.evaluation.distance import distance_rows
-from vreid.evaluation.rank import Labels, rank
+from vreid.evaluation.rank import Labels, QueryStats, rank
 from vreid.evaluation.rerank import KReciprocalReranker
 
 logger = logging.getLogger(__name__)
@@ -84,12 +84,23 @@ class ReidEvaluator(DatasetEvaluator):
             if self._metric == "cosine":  # squared Euclidean of unit vectors = 2 - 2 cos
                 feats.div_(feats.norm(dim=1, keepdim=True).clamp_min_(1e-12))  # _collect's own copy
             distances = KReciprocalReranker(feats[q], feats[g], *self._rerank, chunk_size=self._chunk_size).distances
-        m = rank(distances, labels, self._chunk_size).summary()
+        m = self._summary(rank(distances, labels, self._chunk_size))
         results = OrderedDict((k, m[k] * 100) for k in ("Rank-1", "Rank-5", "Rank-10", "Rank-20", "mAP", "mINP"))
         results["metric"] = (m["mAP"] + m["Rank-1"]) / 2 * 100
         results["num_queries"] = float(m["num_valid_queries"])
         chance = chance_metrics(pids[q], pids[g], camids[q], camids[g])
         results["chance_Rank-1"], results["chance_mAP"] = chance["Rank-1"] * 100, chance["mAP"] * 100
         if m["num_skipped_queries"]:
-            logger.warning(f"{m['num_skipped_queries']} queries have no match in the gallery; skipped")
+            logger.warning(f"{m['num_skipped_queries']} of {self._num_query} queries have no match in the gallery; "
+                           "skipped")
         return results
+
+    def _summary(self, stats: QueryStats) -> dict[str, float | int]:
+        """The metrics of the queries with a match. Without any, rank.py's ValueError would reach the
+        user as a traceback; the trainer's check names the test set before extraction, and this line
+        covers every other caller (the benchmark, a library user)."""
+        if not bool(stats.valid.any()):
+            raise UserError(f"none of the {self._num_query} queries has a match among the {stats.num_gallery} "
+                            "gallery images (the query's identity under another camera), so there is no metric to "
+                            "compute: give the test set query and gallery lists of the same identities")
+        return stats.summary()

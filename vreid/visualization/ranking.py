@@ -23,6 +23,7 @@ from vreid.deploy.features import extract_features
 from vreid.errors import UserError
 from vreid.evaluation import pairwise_distance
 from vreid.evaluation.rank import Labels, rank, top_k
+from vreid.evaluation.sanity import check_test_set
 from vreid.projects import BatchKey
 from vreid.visualization.ranklist import RankRow
 
@@ -118,9 +119,12 @@ class ProtocolRanking:
 
 
 def rank_protocol(cfg: CfgNode, model: nn.Module, protocol: str, topk: int, progress: bool = True) -> ProtocolRanking:
-    """Embed a registered test protocol (queries then gallery) as the evaluator does and rank it."""
+    """Embed a registered test protocol (queries then gallery) as the evaluator does and rank it,
+    after the evaluator's checks of its records (vreid.evaluation.sanity): the model can read its
+    images, and its ranking means something."""
     loader, num_query = build_test_loader(cfg, protocol)
     records = loader.dataset.img_items
+    check_test_set(cfg, protocol, records[:num_query], records[num_query:])
     feats = extract_features(model, loader, len(records), cfg.TEST.FLIP.ENABLED, progress, desc=protocol)
     feats = feats.to(cfg.MODEL.DEVICE)
     dist = pairwise_distance(feats[:num_query], feats[num_query:], cfg.TEST.METRIC)
