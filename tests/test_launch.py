@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -43,8 +44,8 @@ def _train(launcher: list[str], output: Path, env: dict, *opts: str, flags: tupl
 
 def _world_lines(output: Path) -> list[str]:
     logs = sorted(output.glob("log.txt*"))
-    return sorted(line.split("fastreid")[-1].strip(" :INFO") for log in logs for line in log.read_text().splitlines()
-                  if "Rank of current process" in line)
+    return sorted(re.search(r"Rank of current process: \d+\. World size: \d+", line).group()
+                  for log in logs for line in log.read_text().splitlines() if "Rank of current process" in line)
 
 
 def test_torchrun_processes_join_one_job_with_one_writer(env, tmp_path):

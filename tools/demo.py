@@ -14,7 +14,7 @@ def main() -> int:
     cfg = setup(args)
     start = time.perf_counter()
     trainer = Trainer(cfg)
-    trainer.resume_or_load(resume=args.resume)
+    trainer.resume_or_load(resume=args.resume or args.resume_with_changes, allow_changes=args.resume_with_changes)
     results = trainer.train()
     if len(cfg.DATASETS.TESTS) == 1:
         results = {cfg.DATASETS.TESTS[0]: results}

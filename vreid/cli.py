@@ -57,7 +57,12 @@ def run_cli(main: Callable[[], int | None]) -> None:
         if debug:
             traceback.print_exc()
         print(f"error: {one_line(e)}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(getattr(e, "exit_code", 2))
+    except KeyboardInterrupt:
+        if debug:
+            traceback.print_exc()
+        print("error: interrupted", file=sys.stderr)
+        sys.exit(130)
 
 
 # --- training ------------------------------------------------------------------------------------
@@ -73,6 +78,8 @@ def argument_parser(description: str = "vehicle ReID training") -> argparse.Argu
                         help="print every config key with its default, then exit")
     parser.add_argument("--debug", action="store_true",
                         help=f"on an error, print the full traceback too (or set {DEBUG_ENV}=1)")
+    parser.add_argument("--resume-with-changes", action="store_true",
+                        help="--resume with a config that differs from the run's config.yaml (recorded beside it)")
     return parser
 
 

@@ -67,10 +67,12 @@ def _data_loader_x(local_rank: int, **kwargs: Any):
 
 
 def _patch_data() -> None:
+    import numpy as np
     import torchvision.transforms as tv_transforms
 
     import fastreid.data.build as data_build
     import fastreid.data.data_utils as data_utils
+    import fastreid.data.samplers.data_sampler as data_sampler
     import fastreid.data.samplers.triplet_sampler as triplet_sampler
     import fastreid.data.transforms.build as transforms_build
 
@@ -89,14 +91,44 @@ def _patch_data() -> None:
     shim.RandomAffine = _RandomAffine
     transforms_build.T = shim
 
+    # The samplers seed and draw from NumPy's global generator inside their index streams, so
+    # anything else that draws from it changes the data order, and a resumed run (which replays
+    # the stream) cannot meet it again: each sampler module draws from a generator of its own.
+    for module in (triplet_sampler, data_sampler):
+        private = types.SimpleNamespace(**vars(np))
+        private.random = np.random.RandomState()
+        module.np = private
+
     # The identity samplers loop forever without yielding when a batch needs more
-    # identities than the training set has; fail at construction instead.
+    # identities than the training set has, or when the per-process batch is no whole number of
+    # identities; fail at construction instead.
     for cls in (triplet_sampler.NaiveIdentitySampler, triplet_sampler.BalancedIdentitySampler):
         cls.__init__ = _checked_sampler_init(cls.__init__)
 
 
+def _check_whole_identities(name: str, mini_batch_size: int, num_instances: int) -> None:
+    """fast-reid's identity samplers grow a batch DATALOADER.NUM_INSTANCE images at a time and yield
+    it only when it holds exactly the batch size, which another size never does: the run waits
+    forever after "Starting training". So the per-process batch must be a multiple of it."""
+    if num_instances < 1 or mini_batch_size % num_instances == 0:
+        return
+    from fastreid.utils import comm
+
+    from vreid.errors import UserError
+
+    world = comm.get_world_size()
+    step = num_instances * world
+    below = mini_batch_size // num_instances * step
+    fits = " or ".join(str(n) for n in (below, below + step) if n > 0)
+    raise UserError(f"{name}: the per-process batch {mini_batch_size} (SOLVER.IMS_PER_BATCH {mini_batch_size * world} "
+                    f"over {world} process{'es' if world > 1 else ''}) is not a multiple of DATALOADER.NUM_INSTANCE "
+                    f"{num_instances}, so no batch would ever fill and training would wait forever; set "
+                    f"SOLVER.IMS_PER_BATCH to {fits}")
+
+
 def _checked_sampler_init(init):
     def __init__(self, data_source, mini_batch_size, num_instances, *args, **kwargs):
+        _check_whole_identities(type(self).__name__, mini_batch_size, num_instances)
         init(self, data_source, mini_batch_size, num_instances, *args, **kwargs)
         needed = self.num_pids_per_batch * self._world_size
         if len(self.pids) < needed or self.num_pids_per_batch == 0:
@@ -137,6 +169,91 @@ def _patch_modeling() -> None:
         return forward(self, batched_inputs)
 
     Baseline.forward = forward_with_device
+
+
+def _pretrained_file(cfg) -> str | None:
+    """The ImageNet weights a backbone of ``cfg`` starts from: MODEL.BACKBONE.PRETRAIN_PATH, or the
+    file fast-reid's ResNet would read from torch's cache; None when none is asked for or cached
+    (fast-reid then downloads, as before)."""
+    import os
+
+    backbone = cfg.MODEL.BACKBONE
+    if not backbone.PRETRAIN:
+        return None
+    if backbone.PRETRAIN_PATH:
+        return backbone.PRETRAIN_PATH
+    if backbone.NAME != "build_resnet_backbone":
+        return None
+    from fastreid.modeling.backbones import resnet
+
+    key = ("ibn_" if backbone.WITH_IBN else "") + ("se_" if backbone.WITH_SE else "") + backbone.DEPTH
+    if key not in resnet.model_urls:
+        return None
+    home = os.getenv("TORCH_HOME", os.path.join(os.getenv("XDG_CACHE_HOME", "~/.cache"), "torch"))
+    cached = os.path.join(os.path.expanduser(home), "checkpoints", resnet.model_urls[key].split("/")[-1])
+    return cached if os.path.isfile(cached) else None
+
+
+def _patch_backbone_weights() -> None:
+    import fastreid.modeling.backbones as backbones
+    import fastreid.modeling.backbones.build as backbone_build
+
+    from vreid.modeling.weights import load_pretrained
+
+    build_backbone = backbone_build.build_backbone
+
+    # fast-reid's backbones torch.load their pretrained weights unchecked (pickles run; a file of
+    # another architecture fills a few tensors and logs the rest at INFO): build without, then load
+    # through vreid's checked reader and fit rule.
+    def checked_build_backbone(cfg):
+        path = _pretrained_file(cfg)
+        if path is None:
+            return build_backbone(cfg)
+        plain = cfg.clone()
+        plain.defrost()
+        plain.MODEL.BACKBONE.PRETRAIN = False
+        backbone = build_backbone(plain)
+        load_pretrained(backbone, path, partial=cfg.MODEL.BACKBONE.PRETRAIN_PARTIAL)
+        return backbone
+
+    backbone_build.build_backbone = backbones.build_backbone = checked_build_backbone
+    import fastreid.modeling.meta_arch.baseline as baseline  # imported it by name already
+
+    baseline.build_backbone = checked_build_backbone
+
+
+def _veri_records(self, dir_path: str, is_train: bool = True) -> list[tuple]:
+    """VeRi-776's ``<pid>_c<cam>_...jpg`` read from the file names alone, in name order, with
+    fast-reid's labels (cameras from 0, training labels prefixed with the dataset's name)."""
+    import os
+    import re
+
+    from vreid.errors import UserError
+
+    if not os.path.isdir(dir_path):
+        raise UserError(f"{dir_path} is not a folder: VeRi expects image_train/, image_query/ and image_test/ of "
+                        "<pid>_c<cam>_<frame>_<n>.jpg (datasets/README.md, section 'VeRi-776')")
+    pattern, records = re.compile(r"^(\d+)_c(\d{3})"), []
+    for name in sorted(n for n in os.listdir(dir_path) if n.lower().endswith(".jpg")):
+        match = pattern.match(name)
+        if match is None:
+            raise UserError(f"{os.path.join(dir_path, name)}: not a VeRi file name (<pid>_c<cam>_<frame>_<n>.jpg); "
+                            "rename or remove it")
+        pid, camid = int(match.group(1)), int(match.group(2)) - 1
+        if pid == -1:
+            continue  # fast-reid's junk images
+        label = (f"{self.dataset_name}_{pid}", f"{self.dataset_name}_{camid}") if is_train else (pid, camid)
+        records.append((os.path.join(dir_path, name), *label))
+    return records
+
+
+def _patch_datasets() -> None:
+    from fastreid.data.datasets.veri import VeRi
+
+    # VeRi.process_dir searches its pattern in the whole path (a data root such as
+    # runs/exp_0042_c007/ made every image identity 42 of camera 7), fails with an AttributeError
+    # on a file name without it, and keeps glob's order, which differs between file systems.
+    VeRi.process_dir = _veri_records
 
 
 def _patch_evaluation() -> None:
@@ -185,6 +302,8 @@ def apply() -> None:
     _applied = True
     _import_shims()
     _patch_data()
+    _patch_backbone_weights()  # before the projects import build_backbone by name
+    _patch_datasets()
     _patch_modeling()
     _patch_evaluation()
     _patch_checkpoint()

@@ -14,14 +14,25 @@ from fastreid.config import get_cfg as _fastreid_cfg
 from vreid.errors import UserError
 from vreid.projects import ProjectSpec, resolve
 
-# Keys whose value must be one of a few words, checked when a config is loaded (not at the first
-# step or evaluation that reads them). Projects declare theirs in their add_config hook.
+# Keys whose value must be one of a few words, or at least some number, checked when a config is
+# loaded (not at the first step or evaluation that reads them). Projects declare theirs in their
+# add_config hook.
 _CHOICES: dict[str, tuple[str, ...]] = {}
+_MINIMA: dict[str, tuple[int, str]] = {}
+# Image sizes: [height, width] or [shorter side] in pixels. fast-reid skips the resize of a size
+# <= 0, which leaves images of different sizes that no batch can stack and a padding crop of size 0.
+_SIZES = ("INPUT.SIZE_TRAIN", "INPUT.SIZE_TEST", "INPUT.CROP.SIZE")
 
 
 def declare_choices(key: str, choices: Sequence[str]) -> None:
     """``key`` (dotted) may only take one of ``choices``; check_config enforces it."""
     _CHOICES[key] = tuple(choices)
+
+
+def declare_minimum(key: str, minimum: int, meaning: str) -> None:
+    """``key`` (dotted) must be at least ``minimum``; ``meaning``, a few words on what it counts,
+    goes into check_config's message."""
+    _MINIMA[key] = (minimum, meaning)
 
 
 def add_vreid_config(cfg: CfgNode) -> None:
@@ -48,6 +59,9 @@ def add_vreid_config(cfg: CfgNode) -> None:
     # evaluation and the tools always do; True loads what fits and keeps the rest as initialised
     # (fine-tuning from another architecture or class count), with a warning of the counts.
     cfg.MODEL.WEIGHTS_PARTIAL = False
+    # The same rule for MODEL.BACKBONE.PRETRAIN_PATH (or fast-reid's cached ImageNet file): it must
+    # fill every tensor of the backbone; True keeps the tensors it lacks at their random values.
+    cfg.MODEL.BACKBONE.PRETRAIN_PARTIAL = False
     # Queries ranked at once by the evaluator; bounds its memory to CHUNK x gallery.
     cfg.TEST.CHUNK_SIZE = 256
     # DDP: set True when some parameters get no gradient in a step (e.g. an ablation).
@@ -87,6 +101,15 @@ def add_vreid_config(cfg: CfgNode) -> None:
     declare_choices("MODEL.LOSSES.CE.NORM", ("nonzero", "batch"))
     declare_choices("TEST.METRIC", ("cosine", "euclidean"))
     declare_choices("SOLVER.WARMUP_UNIT", ("iter", "epoch"))
+    # Counts read only deep inside a run, where a value below the minimum trains nothing and exits 0
+    # (MAX_EPOCH), divides by zero (CHECKPOINT_PERIOD) or fails in a DataLoader or the ranking.
+    declare_minimum("DATALOADER.NUM_INSTANCE", 1, "images of each identity in a batch")
+    declare_minimum("SOLVER.IMS_PER_BATCH", 1, "training images per step, over all processes")
+    declare_minimum("SOLVER.MAX_EPOCH", 1, "epochs to train")
+    declare_minimum("SOLVER.CHECKPOINT_PERIOD", 1, "epochs between checkpoints")
+    declare_minimum("TEST.IMS_PER_BATCH", 1, "test images per step, over all processes")
+    declare_minimum("TEST.CHUNK_SIZE", 1, "queries ranked at once")
+    declare_minimum("DATALOADER.NUM_WORKERS", 0, "loader processes; 0 loads in the main process")
 
 
 def _value(cfg: CfgNode, key: str):
@@ -103,14 +126,21 @@ _MISSING = object()
 
 def check_config(cfg: CfgNode) -> None:
     """Values that would fail only later (a ZeroDivisionError in the sampler, a ValueError at the
-    first step or evaluation) fail here, with the key and what it may be."""
+    first step or evaluation) or make a run that does nothing and reports success (0 epochs) fail
+    here, with the key and what it may be."""
     for key, choices in _CHOICES.items():
         value = _value(cfg, key)
         if value is not _MISSING and value not in choices:
             raise UserError(f"{key} {value!r} is not one of {', '.join(choices)}; set one of them")
-    if cfg.DATALOADER.NUM_INSTANCE < 1:
-        raise UserError(f"DATALOADER.NUM_INSTANCE must be at least 1 (images of each identity in a batch), "
-                        f"got {cfg.DATALOADER.NUM_INSTANCE}")
+    for key, (minimum, meaning) in _MINIMA.items():
+        value = _value(cfg, key)
+        if value is not _MISSING and value < minimum:
+            raise UserError(f"{key} must be at least {minimum} ({meaning}), got {value}")
+    for key in _SIZES:
+        size = _value(cfg, key)
+        if size is not _MISSING and (len(size) not in (1, 2) or min(size) < 1):
+            raise UserError(f"{key} must be [height, width] or [shorter side] in pixels, each at least 1, "
+                            f"got {list(size)}")
     if cfg.SOLVER.IMS_PER_BATCH < cfg.DATALOADER.NUM_INSTANCE:
         raise UserError(f"SOLVER.IMS_PER_BATCH {cfg.SOLVER.IMS_PER_BATCH} is smaller than DATALOADER.NUM_INSTANCE "
                         f"{cfg.DATALOADER.NUM_INSTANCE}: a batch must hold at least one identity's images")
@@ -127,14 +157,35 @@ def get_cfg(projects: Sequence[ProjectSpec] | None = None) -> CfgNode:
     return cfg
 
 
+def _yaml_error(path: str, error: yaml.YAMLError) -> UserError:
+    """One line with the file, line and column (1-based, as editors count) of the YAML mistake."""
+    mark = getattr(error, "problem_mark", None)
+    if mark is None:
+        return UserError(f"cannot read config {path}: {str(error).splitlines()[0]}; fix its YAML")
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    context = f" ({error.context})" if getattr(error, "context", None) else ""
+    return UserError(f"cannot read config {path}:{mark.line + 1}:{mark.column + 1}: {problem}{context}; "
+                     "fix the YAML there")
+
+
 def _base_of(path: str) -> str:
+    """The _BASE_ of one file of a config's chain, after checking that the file holds a mapping:
+    yacs reads an empty one as None and fails with a TypeError."""
     try:
         with open(path, encoding="utf-8") as f:
-            base = (yaml.safe_load(f) or {}).get("_BASE_")
+            data = yaml.safe_load(f)
     except yaml.YAMLError as e:
-        raise UserError(f"cannot read config {path}: {str(e).splitlines()[0]}") from None
-    except AttributeError:  # the file is YAML but not a mapping
-        raise UserError(f"config {path} is not a mapping of KEY: value") from None
+        raise _yaml_error(path, e) from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"cannot read config {path}: byte {e.start} is not UTF-8; save it as UTF-8 text") from None
+    except OSError as e:
+        raise UserError(f"cannot read config {path}: {e.strerror}") from None
+    if data is None:
+        raise UserError(f"config {path} is empty: give it KEY: value lines (or a _BASE_: line), or pass another "
+                        "--config-file")
+    if not isinstance(data, dict):
+        raise UserError(f"config {path} is not a mapping of KEY: value")
+    base = data.get("_BASE_")
     return os.path.join(os.path.dirname(path), base) if base else ""
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import socket
 import time
+import tempfile
 from contextlib import contextmanager
-from typing import Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from vreid.errors import UserError
 
@@ -50,6 +51,37 @@ def writing(path: str, what: str) -> Iterator[None]:
         yield
     except OSError as e:
         raise UserError(f"cannot write {what} {path}: {_reason(e)}; is the disk full or the folder gone?") from None
+
+
+def _file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+FILE_MODE = _file_mode()  # what open() gives the logs and config.yaml beside the checkpoints
+
+
+def atomic_write(path: str, write: Callable[[BinaryIO], object]) -> None:
+    """Write through a temp file in the same folder, fsync, then rename over ``path``:
+    a kill at any moment leaves either the old file or the new one, never half of one."""
+    folder = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, FILE_MODE)  # mkstemp makes it 0600
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
 LOCK_NAME = ".vreid.lock"

@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from vreid.engine.checkpoint import FILE_MODE, Checkpointer
+from vreid.engine.checkpoint import Checkpointer
+from vreid.outputs import FILE_MODE
 from vreid.modeling.weights import load_checkpoint_file
 from vreid.errors import UserError
 

@@ -119,7 +119,7 @@ def build_train_loader(cfg, train_set: ReIDDataset | None = None, sampler: Sampl
     generator = torch.Generator().manual_seed(seed + comm.get_rank()) if seed is not None else None
     loader = DataLoader(
         train_set,
-        batch_sampler=BatchSampler(ResumableSampler(sampler), mini_batch, drop_last=True),
+        batch_sampler=BatchSampler(ResumableSampler(sampler, seed, comm.get_rank()), mini_batch, drop_last=True),
         num_workers=workers,
         pin_memory=cfg.MODEL.DEVICE.startswith("cuda"),
         persistent_workers=workers > 0,

@@ -1,13 +1,36 @@
 """A map-style dataset whose records may carry metadata (domain, source) beside the pid."""
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+import random
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Sequence
 
+import numpy as np
+import torch
 from torch.utils.data import Dataset
 
 from vreid.data.image_io import read_rgb
 
 Record = tuple  # (img_path, pid, camid) or (img_path, pid, camid, {"domains": 1, ...})
+
+
+@contextmanager
+def seeded(seed: int | None) -> Iterator[None]:
+    """Python's, NumPy's and torch's generators (which the transforms draw from) seeded with
+    ``seed`` inside, and as they were outside, so the process's own draws are untouched."""
+    if seed is None:
+        yield
+        return
+    python, numpy_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        random.seed(seed)
+        np.random.seed(seed % 2 ** 32)
+        torch.manual_seed(seed)
+        try:
+            yield
+        finally:
+            random.setstate(python)
+            np.random.set_state(numpy_state)
 
 
 def record_meta(record: Record) -> dict[str, Any]:
@@ -42,12 +65,16 @@ class ReIDDataset(Dataset):
     def __len__(self) -> int:
         return len(self.img_items)
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
+        """``key``: an index, or (index, seed) from a seeded training sampler, whose
+        augmentation then draws from that seed alone (``vreid.data.samplers.ResumableSampler``)."""
+        index, seed = key if isinstance(key, tuple) else (key, None)
         record = self.img_items[index]
         path, pid, camid = record[:3]
         img = read_rgb(path, draft=self.draft)
         if self.transform is not None:
-            img = self.transform(img)
+            with seeded(seed):
+                img = self.transform(img)
         if self.relabel:
             pid, camid = self.pid_dict[pid], self.cam_dict[camid]
         return {"images": img, "targets": pid, "camids": camid, "img_paths": path,

@@ -45,13 +45,21 @@ def epoch_iterations(sampler: Sampler, dataset_size: int, total_batch_size: int)
 class ResumableSampler(Sampler):
     """A training sampler's stream from any point: a run resumed after k iterations skips the
     indices its first k batches drew, so it sees the batches an uninterrupted run would have seen
-    (fast-reid's samplers restart their seeded stream from its beginning)."""
+    (fast-reid's samplers restart their seeded stream from its beginning).
 
-    def __init__(self, sampler: Sampler):
-        self.sampler, self.skip = sampler, 0
+    With a ``seed``, each index comes with the seed of its place in the stream, from which the
+    dataset draws that sample's augmentation: the same image at the same place is augmented the
+    same way whichever process, worker or resumed run loads it."""
 
-    def __iter__(self) -> Iterator[int]:
-        return itertools.islice(iter(self.sampler), self.skip, None)
+    def __init__(self, sampler: Sampler, seed: int | None = None, rank: int = 0):
+        self.sampler, self.skip, self.seed, self.rank = sampler, 0, seed, rank
+
+    def __iter__(self) -> Iterator[int] | Iterator[tuple[int, int]]:
+        stream = itertools.islice(iter(self.sampler), self.skip, None)
+        if self.seed is None:
+            return stream
+        base = (self.seed * 1_000_003 + self.rank) << 32
+        return ((int(index), (base + position) % 2 ** 63) for position, index in enumerate(stream, self.skip))
 
 
 def _identity_sampler(cls: type, cfg, dataset, mini_batch_size: int, seed: int | None) -> Sampler:

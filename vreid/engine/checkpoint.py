@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 from glob import escape as glob_escape, glob
 from typing import Any
@@ -13,39 +12,14 @@ from fastreid.utils.checkpoint import Checkpointer as _FastreidCheckpointer
 
 from vreid.engine.finite import ADVICE, NonFiniteError, nonfinite_names
 from vreid.errors import UserError
+from vreid.modeling.weights import check_fit, load_fitting, read_weights
+from vreid.outputs import atomic_write
 
 
 def _looks_complete(path: str) -> bool:
     """torch.save writes a zip whose directory comes last: an empty, truncated or text file has
     none. Cheap enough to try every checkpoint of a folder on --resume."""
     return os.path.isfile(path) and zipfile.is_zipfile(path)
-
-
-def _file_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-FILE_MODE = _file_mode()  # what open() gives the logs and config.yaml beside the checkpoints
-
-
-def _atomic_write(path: str, write) -> None:
-    """Write through a temp file in the same folder, fsync, then rename over ``path``:
-    a kill at any moment leaves either the old file or the new one, never half of one."""
-    folder = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, FILE_MODE)  # mkstemp makes it 0600
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 class Checkpointer(_FastreidCheckpointer):
@@ -74,6 +48,22 @@ class Checkpointer(_FastreidCheckpointer):
         raise UserError(f"--resume: last_checkpoint names {named}, which is missing or incomplete, and no "
                         f"other model_*.pth in {self.save_dir} is complete; start without --resume")
 
+    def restore(self, meta_arch: str) -> dict:
+        """--resume: the newest complete checkpoint, read once through the checked reader and
+        fitted to the model (another architecture or depth is one line, not fast-reid's
+        traceback); the model and every checkpointable loaded. Returns the rest (epoch, ...)."""
+        path = self.get_checkpoint_file()
+        data = dict(read_weights(path).data)
+        check_fit(self.model, data["model"], f"--resume: the checkpoint {path}",
+                  f"MODEL.META_ARCHITECTURE {meta_arch} of this config",
+                  f"Resume with the config it was trained with (--config-file {os.path.join(self.save_dir, 'config.yaml')})")
+        load_fitting(self.model, data.pop("model"))
+        for key, obj in self.checkpointables.items():
+            if key in data:
+                obj.load_state_dict(data.pop(key))
+        self.logger.info(f"Resumed from {path}")
+        return data
+
     def save(self, name: str, **kwargs: Any) -> None:
         if not self.save_dir or not self.save_to_disk:
             return
@@ -97,11 +87,11 @@ class Checkpointer(_FastreidCheckpointer):
 
 
 def _saving(path: str, write) -> None:
-    """_atomic_write, with a failed write as one line: torch.save on a full disk raises
+    """atomic_write, with a failed write as one line: torch.save on a full disk raises
     ``RuntimeError: ... enforce fail``, which names neither the file nor the cause. The previous
     checkpoint stays in place (the temp file is removed)."""
     try:
-        _atomic_write(path, write)
+        atomic_write(path, write)
     except (OSError, RuntimeError) as e:
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise UserError(f"cannot write checkpoint {path} ({type(e).__name__}: {reason}); the disk may be full: "

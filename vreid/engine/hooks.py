@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from fastreid.engine import hooks
 from fastreid.engine.train_loop import HookBase
+from fastreid.utils import comm
 
+from vreid.engine.resume import gathered_rng_states, history_state
 from vreid.errors import UserError
 
 METRICS = ("Rank-1", "Rank-5", "Rank-10", "Rank-20", "mAP", "mINP", "metric")
@@ -64,16 +66,26 @@ class EpochEvalHook(hooks.EvalHook):
         del self._func  # a closure over the trainer (fast-reid's reason)
 
 
+class ResumeState(HookBase):
+    """At the end of every epoch (after its evaluation), every process's random generators and
+    the logged scalars' last values, for the checkpoint (a collective: it runs on every process)."""
+
+    def after_epoch(self):
+        self.trainer.resume_state = {"rng": gathered_rng_states(),
+                                     "history": history_state(self.trainer.storage) if comm.is_main_process() else {}}
+
+
 class EpochCheckpointer(HookBase):
     """``model_{epoch:04d}`` every ``period`` epochs, ``model_final`` after the last; each holds
-    the best selection number so far, so a resumed run keeps comparing against it."""
+    the best selection number so far, so a resumed run keeps comparing against it, and the state
+    that makes a resumed run equal an uninterrupted one (``vreid.engine.resume``)."""
 
     def __init__(self, checkpointer, period: int):
         self.checkpointer, self.period = checkpointer, int(period)
 
     def after_epoch(self):
         epoch = self.trainer.epoch
-        state = {"epoch": epoch, "best_metric": self.trainer.best_metric}
+        state = {"epoch": epoch, "best_metric": self.trainer.best_metric, **getattr(self.trainer, "resume_state", {})}
         if epoch >= self.trainer.max_epoch - 1:
             self.checkpointer.save("model_final", **state)
         elif (epoch + 1) % self.period == 0:
@@ -91,9 +103,10 @@ def replace_fastreid_hooks(trainer, built: list) -> list:
     out = []
     for hook in built:
         if isinstance(hook, hooks.EvalHook):
-            hook = EpochEvalHook(trainer.cfg.TEST.EVAL_PERIOD, evaluate, key)
+            out += [EpochEvalHook(trainer.cfg.TEST.EVAL_PERIOD, evaluate, key), ResumeState()]
         elif isinstance(hook, hooks.PeriodicCheckpointer):
-            hook = EpochCheckpointer(trainer.checkpointer, trainer.cfg.SOLVER.CHECKPOINT_PERIOD)
-        out.append(hook)
+            out.append(EpochCheckpointer(trainer.checkpointer, trainer.cfg.SOLVER.CHECKPOINT_PERIOD))
+        else:
+            out.append(hook)
     return out
 

@@ -20,13 +20,16 @@ from vreid.data import build_test_loader, build_train_loader
 from vreid.data.build import get_dataset, skip_batches
 from vreid.engine.checkpoint import Checkpointer
 from vreid.engine.hooks import replace_fastreid_hooks
+from vreid.engine.resume import set_history_state, set_rng_state
+from vreid.engine.run_config import RECORD, record_config, resumed_record
+from vreid.engine.signals import Interrupted, resume_command, stop_between_steps
 from vreid.engine.lr_schedule import build_lr_scheduler
 from vreid.engine.step import StepTrainer, TrainStep
 from vreid.engine.weight_decay import skip_weight_decay
 from vreid.engine.writer import keep_evaluations
-from vreid.errors import UserError
 from vreid.evaluation.evaluator import ReidEvaluator
 from vreid.evaluation.extra import run_extra_evaluations
+from vreid.evaluation.sanity import check_test_set
 from vreid.evaluation.table import results_table
 from vreid.modeling import build_model, resolve_device
 from vreid.modeling.weights import check_weights_fit, load_fitting, read_weights, weights_fit
@@ -36,16 +39,14 @@ logger = logging.getLogger(__name__)
 
 
 def check_test_sets(cfg) -> None:
-    """Every DATASETS.TESTS entry has queries and a gallery (reading its lists is cheap)."""
+    """Every DATASETS.TESTS entry can give metrics that mean something (vreid.evaluation.sanity),
+    checked before the first step rather than after training; reading its lists is cheap."""
     for name in cfg.DATASETS.TESTS:
-        _check_test_set(name, get_dataset(name, cfg))
+        _check_test_set(cfg, name, get_dataset(name, cfg))
 
 
-def _check_test_set(name: str, data) -> None:
-    for part in ("query", "gallery"):
-        if not getattr(data, part):
-            raise UserError(f"test set {name} (DATASETS.TESTS) has no {part} images: its {part} list or folder is "
-                            "empty; fill it (datasets/README.md) or remove the set from DATASETS.TESTS")
+def _check_test_set(cfg, name: str, data) -> None:
+    check_test_set(cfg, name, data.query, data.gallery)
 
 
 class Trainer(DefaultTrainer):
@@ -64,6 +65,9 @@ class Trainer(DefaultTrainer):
         if not logging.getLogger("fastreid").isEnabledFor(logging.INFO):
             setup_logger()
         check_config(cfg)
+        self.run_config = cfg.clone()  # as given: what config.yaml records (fast-reid sets derived values in place)
+        self.config_record: str | None = RECORD  # written when training starts (vreid.engine.run_config)
+        self.restored: dict = {}  # the resume state of the checkpoint resumed from
         device = resolve_device(cfg)
         if comm.is_main_process() and cfg.OUTPUT_DIR:
             ensure_folder(cfg.OUTPUT_DIR, "OUTPUT_DIR")  # fast-reid writes config.yaml there
@@ -100,7 +104,8 @@ class Trainer(DefaultTrainer):
 
     def train(self):
         """fast-reid's loop; ``completed`` says to the hooks' after_train, which runs in a
-        ``finally``, whether the last epoch ended (its hooks included) or training failed."""
+        ``finally``, whether the last epoch ended (its hooks included) or training failed.
+        SIGINT and SIGTERM end it between two steps with one line (``vreid.engine.signals``)."""
         self.completed = False
         if self.start_epoch >= self.max_epoch:
             # Resumed from its final checkpoint (killed after it, or started again): fast-reid's
@@ -110,7 +115,29 @@ class Trainer(DefaultTrainer):
                 "(SOLVER.MAX_EPOCH): nothing to train; --eval-only MODEL.WEIGHTS <its model_final.pth> evaluates it")
             self.completed = True
             return None
-        return super().train()
+        if comm.is_main_process() and self.cfg.OUTPUT_DIR and self.config_record:
+            record_config(self.cfg.OUTPUT_DIR, self.run_config, self.config_record)
+        with stop_between_steps() as self._stop:
+            return super().train()
+
+    def before_train(self) -> None:
+        """A resumed run's random generators and logged history, as the interrupted run had them."""
+        rng = self.restored.get("rng", [])
+        if len(rng) == comm.get_world_size():
+            set_rng_state(rng[comm.get_rank()])
+        set_history_state(self.storage, self.restored.get("history", {}))
+        super().before_train()
+
+    def after_step(self) -> None:
+        super().after_step()
+        if self._stop.signum is not None:
+            raise Interrupted(self._interrupted_message(), self._stop.signum)
+
+    def _interrupted_message(self) -> str:
+        last = self.checkpointer.get_checkpoint_file() if self.checkpointer.has_checkpoint() else ""
+        kept = (f"the last complete checkpoint is {last}; continue with: {resume_command()}" if last
+                else "no epoch had ended, so no checkpoint was written; start again")
+        return f"interrupted at iteration {self.iter} (epoch {self.epoch}); {kept}"
 
     def after_epoch(self) -> None:
         super().after_epoch()
@@ -119,14 +146,19 @@ class Trainer(DefaultTrainer):
     def build_hooks(self) -> list:
         return keep_evaluations(replace_fastreid_hooks(self, super().build_hooks()))
 
-    def resume_or_load(self, resume: bool = True) -> None:
-        """fast-reid's, plus the best selection number so far, so model_best stays the best.
+    def resume_or_load(self, resume: bool = True, allow_changes: bool = False) -> None:
+        """fast-reid's, exactly: a resumed run continues with the sampler position, random
+        generators, logged history and best selection number of the run it continues, and its
+        config must be the recorded one (unless ``allow_changes``, --resume-with-changes).
         Starting from MODEL.WEIGHTS, they must fill the whole model unless MODEL.WEIGHTS_PARTIAL."""
         weights = self.cfg.MODEL.WEIGHTS
         if resume and self.checkpointer.has_checkpoint():
-            checkpoint = self.checkpointer.resume_or_load(weights, resume=True)
-            self.start_epoch = checkpoint.get("epoch", -1) + 1
-            self.best_metric = checkpoint.get("best_metric", self.best_metric)
+            main = comm.is_main_process() and self.cfg.OUTPUT_DIR
+            record = resumed_record(self.cfg.OUTPUT_DIR, self.run_config, allow_changes) if main else None
+            self.restored = self.checkpointer.restore(self.cfg.MODEL.META_ARCHITECTURE)
+            self.start_epoch = self.restored.get("epoch", -1) + 1
+            self.config_record = record.format(epoch=self.start_epoch) if record else None
+            self.best_metric = self.restored.get("best_metric", self.best_metric)
             skip_batches(self.data_loader, self.start_epoch * self.iters_per_epoch)  # the batches it drew
             self._trainer.restart_data()
         elif weights:  # the model alone, as fast-reid loads MODEL.WEIGHTS; the file read once
@@ -138,6 +170,19 @@ class Trainer(DefaultTrainer):
             else:
                 check_weights_fit(self.model, state, weights, self.cfg.MODEL.META_ARCHITECTURE, fine_tune=True)
             load_fitting(self.model, state)
+
+    @staticmethod
+    def auto_scale_hyperparams(cfg, num_classes: int):
+        """fast-reid's class count from the data, without its rewrite of config.yaml (on every start,
+        a failed one included): the run's record is written once, when training starts."""
+        if cfg.MODEL.HEADS.NUM_CLASSES != 0:
+            return cfg
+        cfg = cfg.clone()
+        cfg.defrost()
+        cfg.MODEL.HEADS.NUM_CLASSES = num_classes
+        cfg.freeze()
+        logger.info(f"MODEL.HEADS.NUM_CLASSES {num_classes}: the training identities")
+        return cfg
 
     @staticmethod
     def scale_warmup(cfg, iters_per_epoch: int):
@@ -175,8 +220,8 @@ class Trainer(DefaultTrainer):
     @classmethod
     def build_test_loader(cls, cfg, dataset_name):
         loader, num_query = build_test_loader(cfg, dataset_name)
-        if num_query == 0 or num_query == len(loader.dataset):  # torch.cat() of no features otherwise
-            _check_test_set(dataset_name, get_dataset(dataset_name, cfg))
+        records = loader.dataset.img_items  # checked at every evaluation, so --eval-only's too
+        check_test_set(cfg, dataset_name, records[:num_query], records[num_query:])
         return loader, num_query
 
     @classmethod

@@ -10,6 +10,7 @@ import hashlib
 import io
 import os
 import pickle
+import zipfile
 from dataclasses import dataclass
 
 import torch
@@ -43,7 +44,24 @@ def read_weights(path: str) -> WeightsFile:
             raw = f.read()
     except OSError as e:
         raise UserError(_unreadable(path, e)) from None
+    _check_records(path, raw)
     return WeightsFile(path, _unpickle(path, raw), hashlib.sha256(raw).hexdigest())
+
+
+def _check_records(path: str, raw: bytes) -> None:
+    """torch.save writes a zip archive whose records carry CRC-32s, which torch.load never
+    checks: a flipped bit in a tensor loads as a wrong weight. A damaged record is named here.
+    (Legacy, pre-zip checkpoints such as torchvision's ImageNet files carry no checksums.)"""
+    if not raw.startswith(b"PK"):
+        return
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError) as e:
+        raise UserError(_unreadable(path, e)) from None
+    if damaged is not None:
+        raise UserError(f"cannot load checkpoint {path}: its record {damaged} is damaged (its CRC-32 does not "
+                        "match); use another copy of the file")
 
 
 def load_checkpoint_file(path: str) -> dict:
@@ -102,16 +120,23 @@ def check_weights_fit(model: nn.Module, state: dict, path: str, meta_arch: str, 
     Raises:
         UserError: counts and a few keys; ``fine_tune`` adds how to load part of it on purpose.
     """
+    hint = f"; to fine-tune from part of it on purpose, add {PARTIAL_KEY} True" if fine_tune else ""
+    check_fit(model, state, f"MODEL.WEIGHTS {path}", f"MODEL.META_ARCHITECTURE {meta_arch} of this config",
+              f"Pass the config the weights were trained with (their run folder holds it as config.yaml){hint}")
+
+
+def check_fit(model: nn.Module, state: dict, source: str, target: str, advice: str) -> None:
+    """The fit rule for any weights (a checkpoint, ImageNet weights for a backbone): ``source``
+    must fill every tensor of ``model`` (``target`` names it in the message), else one line with
+    the counts, a few keys and ``advice``."""
     missing, other = weights_fit(model, state)
     if not missing and not other:
         return
     total = len(getattr(model, "module", model).state_dict())
     parts = [f"{len(missing)} missing ({_listed(missing)})" if missing else "",
              f"{len(other)} of another shape ({_listed(other)})" if other else ""]
-    hint = f"; to fine-tune from part of it on purpose, add {PARTIAL_KEY} True" if fine_tune else ""
-    raise UserError(f"MODEL.WEIGHTS {path} does not fit MODEL.META_ARCHITECTURE {meta_arch} of this config: it "
-                    f"fills {total - len(missing) - len(other)} of its {total} tensors ({'; '.join(p for p in parts if p)}). "
-                    f"Pass the config the weights were trained with (their run folder holds it as config.yaml){hint}")
+    raise UserError(f"{source} does not fit {target}: it fills {total - len(missing) - len(other)} of its {total} "
+                    f"tensors ({'; '.join(p for p in parts if p)}). {advice}")
 
 
 def load_fitting(model: nn.Module, state: dict) -> None:
@@ -121,3 +146,18 @@ def load_fitting(model: nn.Module, state: dict) -> None:
     expected = module.state_dict()
     fitting = {k: v for k, v in state.items() if k in expected and tuple(v.shape) == tuple(expected[k].shape)}
     module.load_state_dict(fitting, strict=False)
+
+
+def load_pretrained(backbone: nn.Module, path: str, partial: bool = False) -> None:
+    """ImageNet (or other) weights for a freshly built backbone, through the checked reader:
+    fast-reid's backbones ``torch.load`` them unchecked (a pickle runs; a file of another
+    architecture fills a few tensors, logs the rest at INFO, and training starts from random
+    weights). The file must fill every tensor of the backbone unless ``partial``
+    (MODEL.BACKBONE.PRETRAIN_PARTIAL); its extra entries (an ImageNet classifier) are fine."""
+    state = read_weights(path).state
+    state = state.get("state_dict", state) if isinstance(state.get("state_dict"), dict) else state
+    if not partial:
+        check_fit(backbone, state, f"MODEL.BACKBONE.PRETRAIN_PATH {path}", f"the {type(backbone).__name__} backbone "
+                  "of this config", "Point it at that backbone's ImageNet weights, or add "
+                  "MODEL.BACKBONE.PRETRAIN_PARTIAL True to start the tensors it lacks from random values")
+    load_fitting(backbone, state)

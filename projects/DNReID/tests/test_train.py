@@ -2,9 +2,10 @@
 learn in both cross-domain directions, and eval-only reproduces the training numbers."""
 
 import pytest
+from fastreid.utils.env import seed_all_rng
 
-from vreid.modeling import load_model
 from vreid.engine import Trainer
+from vreid.modeling import load_model
 
 PROTOCOLS = ("SynDN_D2N", "SynDN_N2D")
 
@@ -17,6 +18,7 @@ def trained(request, data_root, tmp_path_factory, small_bot_cfg, small_dndm_cfg)
     cfg = make_cfg(str(tmp_path_factory.mktemp(request.param)), **{"SOLVER.MAX_EPOCH": epochs,
                                                                    "TEST.EVAL_PERIOD": epochs,
                                                                    "INPUT.REA.ENABLED": False})
+    seed_all_rng(0)  # the model's initial weights: as train_net.py's setup seeds them, whatever ran before
     trainer = Trainer(cfg)
     untrained = Trainer.test(trainer.cfg, trainer.model)
     trainer.resume_or_load(resume=False)

@@ -4,6 +4,7 @@ import math
 from pathlib import Path
 
 import pytest
+from fastreid.utils.env import seed_all_rng
 
 from vreid.config import load_config
 from vreid.engine import Trainer
@@ -24,6 +25,7 @@ def trained(data_root, tmp_path_factory):
         "SOLVER.STEPS", [100], "SOLVER.CHECKPOINT_PERIOD", EPOCHS, "TEST.EVAL_PERIOD", EPOCHS,
         "TEST.IMS_PER_BATCH", 32, "OUTPUT_DIR", str(tmp_path_factory.mktemp("jifd")),
     ])
+    seed_all_rng(0)  # the model's initial weights: as train_net.py's setup seeds them, whatever ran before
     trainer = Trainer(cfg)
     trainer.resume_or_load(resume=False)
     results = trainer.train()
