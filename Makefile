@@ -16,7 +16,7 @@ LOCK_VENV := build/lock-venv
 # what was installed is then checked package by package against the lock.
 INSTALL = $(1)/bin/python -m pip install -qq --disable-pip-version-check
 
-.PHONY: demo test venv lock clean-demo
+.PHONY: demo test venv lock clean-demo gpu-wheels gpu-check test-gpu
 
 venv: $(VENV)/.installed
 
@@ -49,3 +49,16 @@ lock:
 
 clean-demo:
 	rm -rf output/demo
+
+# A GPU machine here has PyTorch but no network: `make gpu-wheels` (here) puts what it lacks into
+# .whl/, which travels with the device tool's carry; `make gpu-check OUT=...` there runs the gpu
+# test suite and the GPU benchmark in 9 minutes (tools/gpu_check.py; --smoke dry-runs it on CPU).
+OUT ?= output/gpu_check
+gpu-wheels: venv
+	$(BIN)/python tools/gpu_check.py prepare
+
+gpu-check:
+	python3 tools/gpu_check.py run --out $(OUT)
+
+test-gpu: venv
+	$(BIN)/python -m pytest -m gpu -rs
