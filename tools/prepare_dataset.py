@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from vreid.cli import add_dataset_arguments, check_dataset_arguments, run_cli
 from vreid.config import load_config
-from vreid.data.build import data_root, dataset_images
+from vreid.data.build import data_root, named_datasets, split_records
 from vreid.data.folders import by_extension
 from vreid.data.prepare import FolderCopy, copy_others, finish, plan, run_jobs, stage
 from vreid.errors import UserError
@@ -43,12 +43,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def dataset_folders(names: list[str], config_file: str, opts: list[str]) -> list[Path]:
-    """The folder below the data root that holds each dataset: the common folder of its images."""
+    """The folder below the data root that holds each dataset: the common folder of its images and
+    of the list files it read (``list_files``, where it names them: VehicleID's images and lists
+    are in sibling folders)."""
     folders = []
-    for name, paths in dataset_images(load_config(config_file, opts), names).items():
+    for name, dataset in named_datasets(load_config(config_file, opts), names).items():
+        paths = [r[0] for records in split_records(dataset).values() for r in records]
         if not paths:
             raise UserError(f"dataset {name} lists no images")
-        folders.append(Path(os.path.commonpath([os.path.abspath(p) for p in paths])))
+        files = [*paths, *getattr(dataset, "list_files", [])]
+        folders.append(Path(os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in files])))
     return folders
 
 

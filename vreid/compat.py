@@ -247,13 +247,74 @@ def _veri_records(self, dir_path: str, is_train: bool = True) -> list[tuple]:
     return records
 
 
+# VeRi-776's published (ids, images) per part, checked like every reader of a real release.
+_VERI_RELEASE = {"train": (576, 37778), "query": (200, 1678), "gallery": (200, 11579)}
+_VERI_PARTS = (("train", "image_train"), ("query", "image_query"), ("gallery", "image_test"))
+
+
+def _veri_folder(root: str, dataset_dir: str) -> str:
+    """``<root>/<dataset_dir>``, or the release's own spelling of it (``VeRi/`` beside a missing
+    ``veri/``): the one folder of another case, else an error naming what is there."""
+    import os
+
+    from vreid.errors import UserError
+
+    wanted = os.path.join(root, dataset_dir)
+    if os.path.isdir(wanted):
+        return wanted
+    parent, name = os.path.split(wanted)
+    others = sorted(n for n in (os.listdir(parent) if os.path.isdir(parent) else [])
+                    if n.lower() == name.lower() and os.path.isdir(os.path.join(parent, n)))
+    if len(others) == 1:
+        return os.path.join(parent, others[0])
+    found = f"; found {', '.join(os.path.join(parent, n) for n in others)}: keep one" if others else ""
+    raise UserError(f"VeRi layout incomplete: missing folder {wanted} (or the release's {os.path.join(parent, 'VeRi')})"
+                    f"{found}. It holds image_train/, image_query/ and image_test/ (datasets/README.md, "
+                    "section 'VeRi-776')")
+
+
+def _veri_init(self, root: str = "datasets", **kwargs) -> None:
+    """fast-reid's VeRi.__init__ on the folder ``_veri_folder`` finds, with VeRi-776's counts checked."""
+    import os
+
+    from fastreid.data.datasets.bases import ImageDataset
+
+    from vreid.data.release import check_release_counts
+
+    self.dataset_dir = _veri_folder(root, type(self).dataset_dir)
+    parts = {part: self.process_dir(os.path.join(self.dataset_dir, folder), is_train=part == "train")
+             for part, folder in _VERI_PARTS}
+    if self.dataset_name == "veri":  # the release itself, not a copy in its layout (SynVeRi)
+        for part, records in parts.items():
+            check_release_counts("VeRi-776", part, records, _VERI_RELEASE[part])
+    ImageDataset.__init__(self, parts["train"], parts["query"], parts["gallery"], **kwargs)
+
+
+def _refuse_unseeded_vehicleid(self, *args, **kwargs) -> None:
+    from vreid.errors import UserError
+
+    name = type(self).__name__
+    ours = {"SmallVehicleID": "VehicleID_Small", "MediumVehicleID": "VehicleID_Medium",
+            "LargeVehicleID": "VehicleID_Large"}.get(name, "VehicleIDTrain and VehicleID_Small/_Medium/_Large")
+    raise UserError(f"fast-reid's {name} draws its gallery with an unseeded shuffle at every load, so its numbers "
+                    f"change from run to run; use {ours} (seeded draws, TEST.VEHICLEID.TRIALS, datasets/README.md)")
+
+
 def _patch_datasets() -> None:
+    from fastreid.data.datasets import vehicleid
     from fastreid.data.datasets.veri import VeRi
 
     # VeRi.process_dir searches its pattern in the whole path (a data root such as
     # runs/exp_0042_c007/ made every image identity 42 of camera 7), fails with an AttributeError
     # on a file name without it, and keeps glob's order, which differs between file systems.
     VeRi.process_dir = _veri_records
+    # VeRi.__init__ wants veri/ (the release unpacks as VeRi/, refused with a bare RuntimeError on
+    # a case-sensitive file system) and reads a partial copy without a word.
+    VeRi.__init__ = _veri_init
+    # VehicleID.process_dir draws each test gallery with random.shuffle, unseeded, at every load:
+    # two evaluations of one model differ. The toolkit's VehicleID_* draw seeded galleries instead.
+    for cls in (vehicleid.VehicleID, vehicleid.SmallVehicleID, vehicleid.MediumVehicleID, vehicleid.LargeVehicleID):
+        cls.__init__ = _refuse_unseeded_vehicleid
 
 
 def _patch_evaluation() -> None:

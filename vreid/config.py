@@ -62,8 +62,22 @@ def add_vreid_config(cfg: CfgNode) -> None:
     # The same rule for MODEL.BACKBONE.PRETRAIN_PATH (or fast-reid's cached ImageNet file): it must
     # fill every tensor of the backbone; True keeps the tensors it lacks at their random values.
     cfg.MODEL.BACKBONE.PRETRAIN_PARTIAL = False
+    # Evaluate with the per-image labels a model reads (DNDM's day/night domain) decided from the
+    # pixels by the key's rule (--domain auto, the tracker export) instead of taken from the dataset:
+    # what deployment without labels costs.
+    cfg.TEST.AUTO_LABELS = False
     # Queries ranked at once by the evaluator; bounds its memory to CHUNK x gallery.
     cfg.TEST.CHUNK_SIZE = 256
+    # VehicleID_Small / _Medium / _Large: seeded gallery draws (seeds 0 .. TRIALS - 1; one image of each
+    # vehicle to the gallery, the rest queries), reported as their mean and standard deviation.
+    cfg.TEST.VEHICLEID = CfgNode({"TRIALS": 10})
+    # Your own data set, registered as "Custom" (vreid/data/custom.py, docs/your_data.md). ROOT: its
+    # folder, under the data root or absolute. TRAIN, QUERY, GALLERY: each a list file ('path pid camid
+    # [label] [timestamp]' lines, or a .csv with a header), a folder, or '' for none, relative to ROOT.
+    # PATTERN: for folders, searched in each image's path relative to the folder, with the named
+    # groups pid and camid (and optionally the per-image label's, e.g. domain).
+    cfg.DATASETS.CUSTOM = CfgNode({"ROOT": "", "TRAIN": "", "QUERY": "", "GALLERY": "",
+                                   "PATTERN": r"(?P<pid>\d+)_c(?P<camid>\d+)[^/]*$"})
     # DDP: set True when some parameters get no gradient in a step (e.g. an ablation).
     cfg.MODEL.DDP_FIND_UNUSED = False
     # Multi-process jobs (--num-gpus, torchrun, srun), in seconds. TIMEOUT: how long a collective
@@ -109,6 +123,7 @@ def add_vreid_config(cfg: CfgNode) -> None:
     declare_minimum("SOLVER.CHECKPOINT_PERIOD", 1, "epochs between checkpoints")
     declare_minimum("TEST.IMS_PER_BATCH", 1, "test images per step, over all processes")
     declare_minimum("TEST.CHUNK_SIZE", 1, "queries ranked at once")
+    declare_minimum("TEST.VEHICLEID.TRIALS", 1, "VehicleID gallery draws to average")
     declare_minimum("DATALOADER.NUM_WORKERS", 0, "loader processes; 0 loads in the main process")
 
 

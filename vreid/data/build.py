@@ -13,12 +13,13 @@ from fastreid.data import samplers as fr_samplers
 from fastreid.data.datasets import DATASET_REGISTRY
 from fastreid.utils import comm
 
+from vreid.data import custom, vehicleid, veriwild
 from vreid.data.dataset import ReIDDataset, record_meta
 from vreid.data.loader import DeviceLoader
 from vreid.data.samplers import ResumableSampler, build_sampler, epoch_iterations
 from vreid.data.transforms import build_transforms
 from vreid.errors import UserError
-from vreid.projects import ProjectSpec, declared_datasets, source_keys
+from vreid.projects import BatchKey, ProjectSpec, declared_datasets, label_key, source_keys
 
 logger = logging.getLogger(__name__)
 
@@ -50,18 +51,46 @@ def get_dataset(name: str, cfg=None, **kwargs):
         ) from None
 
 
+SPLITS = ("train", "query", "gallery")
+# Registered by the core itself (vreid/data/): the vehicle benchmarks and your own data.
+CORE_DATASETS = (*vehicleid.NAMES, *veriwild.NAMES, *custom.NAMES)
+
+
+def named_datasets(cfg, names: Sequence[str] = ()) -> dict[str, object]:
+    """Each named dataset, loaded, by name; the config's DATASETS.NAMES and DATASETS.TESTS when no
+    name is given."""
+    return {name: get_dataset(name, cfg) for name in dict.fromkeys(names or [*cfg.DATASETS.NAMES, *cfg.DATASETS.TESTS])}
+
+
+def split_records(dataset) -> dict[str, list]:
+    """The records of a loaded dataset's train, query and gallery (empty where it has none)."""
+    return {split: list(getattr(dataset, split, None) or []) for split in SPLITS}
+
+
 def dataset_images(cfg, names: Sequence[str] = ()) -> dict[str, list[str]]:
     """Image paths of every split (train, query, gallery) of each named dataset, by name; the
     config's DATASETS.NAMES and DATASETS.TESTS when no name is given."""
-    images = {}
-    for name in names or [*cfg.DATASETS.NAMES, *cfg.DATASETS.TESTS]:
-        dataset = get_dataset(name, cfg)
-        images[name] = [r[0] for split in ("train", "query", "gallery") for r in getattr(dataset, split, None) or []]
-    return images
+    return {name: [r[0] for records in split_records(dataset).values() for r in records]
+            for name, dataset in named_datasets(cfg, names).items()}
+
+
+def label_counts(dataset, key: BatchKey | None = None) -> dict[str, dict[str, int]]:
+    """Per split, how many images carry each value of the per-image label (day and night, say), by
+    the label's word; empty for a split whose records carry none. ``key``: label_key() when None."""
+    key = key if key is not None else label_key()
+    if key is None:
+        return {}
+    counts = {}
+    for split, records in split_records(dataset).items():
+        values = [record_meta(r)[key.name] for r in records if key.name in record_meta(r)]
+        if values:
+            counts[split] = {key.label(v): values.count(v) for v in sorted(set(values))}
+    return counts
 
 
 def known_datasets() -> list[str]:
-    """fast-reid's own datasets and the installed projects' (fast-reid's registry cannot list itself)."""
+    """fast-reid's own datasets, the core's and the installed projects' (fast-reid's registry cannot
+    list itself)."""
     import fastreid.data.datasets as builtin
 
     def registered(name: str) -> bool:
@@ -70,7 +99,7 @@ def known_datasets() -> list[str]:
         except KeyError:
             return False
 
-    return sorted({n for n in builtin.__all__ if registered(n)} | set(declared_datasets()))
+    return sorted({n for n in builtin.__all__ if registered(n)} | set(CORE_DATASETS) | set(declared_datasets()))
 
 
 def draft_size(cfg, is_train: bool) -> tuple[int, int] | None:
@@ -137,12 +166,14 @@ def skip_batches(loader: DeviceLoader, batches: int) -> None:
 
 
 def build_test_loader(cfg, dataset_name: str) -> tuple[DeviceLoader, int]:
-    """Query records first, then gallery; returns the loader and the number of queries."""
+    """Query records first, then gallery; returns the loader and the number of queries. A test set
+    evaluated as several splits of its images (VehicleID's gallery draws, vreid.data.draws) hands
+    them on as the test set's ``draws``, positions in these records."""
     data = get_dataset(dataset_name, cfg)
     if comm.is_main_process():
         data.show_test()
     test_set = ReIDDataset(data.query + data.gallery, build_transforms(cfg, is_train=False),
-                           draft=draft_size(cfg, False))
+                           draft=draft_size(cfg, False), draws=getattr(data, "draws", ()))
     mini_batch = max(1, cfg.TEST.IMS_PER_BATCH // comm.get_world_size())
     loader = DataLoader(
         test_set,

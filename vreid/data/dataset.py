@@ -44,12 +44,15 @@ class ReIDDataset(Dataset):
 
     With ``relabel`` (training), pids and camids are mapped to 0..N-1 over the sorted set.
     ``draft`` (width, height) lets JPEGs decode at a reduced scale that still covers the size
-    the transform resizes to first (``vreid.data.image_io.read_rgb``).
+    the transform resizes to first (``vreid.data.image_io.read_rgb``). ``draws``: a test set's
+    splits into queries and gallery when it has several (``vreid.data.draws``), positions in
+    ``records``; the evaluator takes them from here.
     """
 
     def __init__(self, records: Sequence[Record], transform: Callable | None = None,
-                 relabel: bool = False, draft: tuple[int, int] | None = None):
+                 relabel: bool = False, draft: tuple[int, int] | None = None, draws: Sequence = ()):
         self.img_items = list(records)
+        self.draws = tuple(draws)
         self.transform = transform
         self.relabel = relabel
         self.draft = draft

@@ -21,6 +21,7 @@ from fastreid.data.datasets import DATASET_REGISTRY
 
 from vreid.data.build import data_root, get_dataset
 from vreid.data.dataset import Record, record_meta
+from vreid.data.draws import GalleryDraw, split
 from vreid.errors import UserError
 from vreid.projects import batch_keys, installed_projects
 
@@ -38,20 +39,29 @@ ALWAYS_IN_BATCH = ("images", "targets", "camids", "img_paths")  # what every tes
 _passed: set[tuple] = set()  # protocols that passed in this process: a training evaluates the same ones again
 
 
-def check_test_set(cfg, name: str, query: Sequence[Record], gallery: Sequence[Record]) -> None:
+def check_test_set(cfg, name: str, query: Sequence[Record], gallery: Sequence[Record],
+                   draws: Sequence[GalleryDraw] = ()) -> None:
     """Every check of one protocol, cheapest first; the checks that read files (copies of queries)
     or other lists (the training identities) run last, on a protocol that passed the rest. A
-    protocol that passed with the same records and model is not checked again."""
+    protocol that passed with the same records and model is not checked again. A protocol of
+    several gallery draws (``draws``, positions in ``query + gallery``) is checked draw by draw,
+    since each is evaluated: a copy of a query may be a gallery image in one draw only."""
     key = (name, _model_reads(cfg), tuple(cfg.DATASETS.NAMES), tuple(r[0] for r in query),
-           tuple(r[0] for r in gallery))
+           tuple(r[0] for r in gallery), tuple(draws))
     if key in _passed:
         return
-    check_not_empty(name, query, gallery)
-    check_model_inputs(cfg, name, [*query, *gallery])
-    check_gallery_size(name, gallery)
-    check_matches(name, query, gallery)
-    check_gallery_not_queries(name, query, gallery)
-    check_identities_unseen(cfg, name, [*query, *gallery])
+    records = [*query, *gallery]
+    splits = [(name, query, gallery)] if not draws else [
+        (f"{name} (gallery draw seed {d.seed})", *split(records, d)) for d in draws]
+    for label, draw_query, draw_gallery in splits:
+        check_not_empty(label, draw_query, draw_gallery)
+    check_model_inputs(cfg, name, records)
+    for label, draw_query, draw_gallery in splits:
+        check_gallery_size(label, draw_gallery)
+        check_matches(label, draw_query, draw_gallery)
+    for label, draw_query, draw_gallery in splits:
+        check_gallery_not_queries(label, draw_query, draw_gallery)
+    check_identities_unseen(cfg, name, records)
     _passed.add(key)
 
 
@@ -185,14 +195,17 @@ def check_gallery_not_queries(name: str, query: Sequence[Record], gallery: Seque
                         "from the gallery")
 
 
-def _declared_folder(name: str) -> str | None:
-    """The folder under the data root that a registered dataset reads (its ``dataset_dir``, the
-    convention of fast-reid's datasets); None when it declares none."""
+def _declared_folder(cfg, name: str) -> str | None:
+    """The folder under the data root that a registered dataset reads: the one its config keys
+    name (a ``data_folder(cfg, root)`` class method, as your own data's DATASETS.CUSTOM.ROOT), or its
+    ``dataset_dir`` (the convention of fast-reid's datasets); None when it declares none."""
     try:
-        folder = getattr(DATASET_REGISTRY.get(name), "dataset_dir", "")
+        cls = DATASET_REGISTRY.get(name)
     except KeyError:
         return None
-    return os.path.normpath(os.path.join(os.path.abspath(data_root()), folder)) if folder else None
+    root = os.path.abspath(data_root())
+    folder = cls.data_folder(cfg, root) if hasattr(cls, "data_folder") else getattr(cls, "dataset_dir", "")
+    return os.path.normpath(os.path.join(root, folder)) if folder else None
 
 
 def _common_folder(records: Sequence[Record]) -> str:
@@ -215,10 +228,10 @@ def check_identities_unseen(cfg, name: str, records: Sequence[Record]) -> None:
     (train VeRi, test Opri) reuse id numbers for different vehicles, while within one folder a
     number is one vehicle of that dataset's labelling, so a shared one is unambiguous, and an
     error. A training set of another declared folder is not even read."""
-    folder = _declared_folder(name) or _common_folder(records)
+    folder = _declared_folder(cfg, name) or _common_folder(records)
     test_ids = {str(r[1]) for r in records}
     for source in cfg.DATASETS.NAMES:
-        declared = _declared_folder(source)
+        declared = _declared_folder(cfg, source)
         if declared is not None and declared != folder:
             continue
         train = get_dataset(source, cfg).train or []

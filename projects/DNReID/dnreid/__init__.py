@@ -10,6 +10,7 @@ import vreid  # noqa: F401  (fast-reid compat first)
 from vreid.projects import BenchmarkRow, ProjectSpec, SamplerSpec
 
 from dnreid import data, modeling  # noqa: F401
+from dnreid.data import veriwild_dn
 from dnreid.config import add_dnreid_config
 from dnreid.domains import DOMAIN
 from dnreid.synthetic import LAYOUT
@@ -19,7 +20,8 @@ PROJECT = ProjectSpec(
     add_config=add_dnreid_config,
     meta_architectures=("DNDM",),
     datasets=tuple(f"{name}{protocol}" for name in ("DN348", "DNWild", "SynDN") for protocol in ("", "_D2N", "_N2D"))
-    + tuple(f"{name}_{protocol}_release" for name in ("DNWild", "SynDN") for protocol in ("D2N", "N2D")),
+    + tuple(f"{name}_{protocol}_release" for name in ("DNWild", "SynDN") for protocol in ("D2N", "N2D"))
+    + veriwild_dn.NAMES,
     samplers=(SamplerSpec("PairedIdentitySampler", blocks_of=DOMAIN.name),),
     batch_keys=(DOMAIN,),
     synthetic_layouts=(LAYOUT,),

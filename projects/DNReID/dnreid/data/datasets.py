@@ -48,13 +48,16 @@ class _DNTrain(ImageDataset):
 
 
 class _DNProtocol(ImageDataset):
-    """Queries of ``query_domain``, gallery of the other domain."""
+    """Queries of ``query_domain`` (its ``query_list``: "query", or "test" where the data set has
+    no query lists), gallery of the other domain."""
 
     dataset_dir = ""
     query_domain = ""
+    query_list = "query"
 
     def __init__(self, root: str = "datasets", **kwargs):
-        query, gallery = DNLayout(os.path.join(root, self.dataset_dir)).protocol(self.query_domain)
+        layout = DNLayout(os.path.join(root, self.dataset_dir))
+        query, gallery = layout.protocol(self.query_domain, self.query_list)
         super().__init__([], query, gallery, **kwargs)
 
 
@@ -78,12 +81,12 @@ class DN348(_DNTrain):
 
 @DATASET_REGISTRY.register()
 class DN348_D2N(_DNProtocol):
-    dataset_dir, query_domain = "dn348", "day"
+    dataset_dir, query_domain, query_list = "dn348", "day", "test"
 
 
 @DATASET_REGISTRY.register()
 class DN348_N2D(_DNProtocol):
-    dataset_dir, query_domain = "dn348", "night"
+    dataset_dir, query_domain, query_list = "dn348", "night", "test"
 
 
 @DATASET_REGISTRY.register()

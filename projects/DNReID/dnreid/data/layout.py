@@ -67,21 +67,31 @@ class DNLayout:
     def train(self) -> list[tuple]:
         """Both domains' training lists; identities seen in only one domain are dropped, since
         the paired sampler needs day and night images of every identity."""
-        records = self.read("train", "day") + self.read("train", "night")
-        domains_of = defaultdict(set)
-        for r in records:
-            domains_of[r[1]].add(r[3][DOMAIN.name])
-        single = sorted(pid for pid, ds in domains_of.items() if len(ds) < 2)
-        if single:
-            logger.warning(f"{self.root}: dropping {len(single)} training identities present in only one "
-                           f"domain: {single[:10]}{' ...' if len(single) > 10 else ''}")
-            dropped = set(single)  # built once, not once per record
-            records = [r for r in records if r[1] not in dropped]
-        return records
+        return both_domains(self.root, self.read("train", "day") + self.read("train", "night"))
 
-    def protocol(self, query_domain: str) -> tuple[list[tuple], list[tuple]]:
-        """Query from one domain, gallery = the other domain's test list. Query and gallery get
-        different camids, so the evaluator removes nothing from the gallery."""
+    def protocol(self, query_domain: str, query_list: str = "query") -> tuple[list[tuple], list[tuple]]:
+        """Query from one domain's ``query_list`` ("query": DN-Wild's query lists; "test": DN-348,
+        which has none), gallery = the other domain's test list. Query and gallery get different
+        camids, so the evaluator removes nothing from the gallery. A missing query list is refused:
+        the day test list in its place is another protocol (14,964 day queries on DN-Wild, not 2,617)."""
         gallery_domain = DOMAINS[1 - DOMAINS.index(query_domain)]
-        split = "query" if self.has_list("query", query_domain) else "test"
-        return self.read(split, query_domain), self.read("test", gallery_domain)
+        if not self.has_list(query_list, query_domain):
+            raise UserError(f"DN layout incomplete: missing list {self.list_path(query_list, query_domain)}, this "
+                            f"protocol's queries; the {query_domain} test list in its place would be another protocol "
+                            f"(its whole {query_domain} test set as queries). Restore the release's file. {HELP}")
+        return self.read(query_list, query_domain), self.read("test", gallery_domain)
+
+
+def both_domains(where: str, records: list[tuple]) -> list[tuple]:
+    """``records`` without the identities seen in only one domain (reported), since the paired
+    sampler needs day and night images of every identity."""
+    domains_of = defaultdict(set)
+    for r in records:
+        domains_of[r[1]].add(r[3][DOMAIN.name])
+    single = sorted((pid for pid, ds in domains_of.items() if len(ds) < 2), key=str)
+    if single:
+        logger.warning(f"{where}: dropping {len(single)} training identities present in only one "
+                       f"domain: {single[:10]}{' ...' if len(single) > 10 else ''}")
+        dropped = set(single)  # built once, not once per record
+        records = [r for r in records if r[1] not in dropped]
+    return records
