@@ -244,7 +244,7 @@ def exported_onnx(run_tool, tmp_path, capsys) -> Callable:
     def export(saved: SavedModel):
         path = tmp_path / "model.onnx"
         assert run_tool("export_onnx", "--output", path, "--atol", 1e-4, "--no-progress", *saved.args()) == 0
-        assert "max abs diff onnxruntime vs PyTorch" in capsys.readouterr().out
+        assert "onnxruntime vs PyTorch: max abs diff" in capsys.readouterr().out
         cfg = load_model_config(saved.config, ["MODEL.WEIGHTS", saved.weights])
         model = load_model(cfg)
         keys = eval_inputs(model)
@@ -255,3 +255,27 @@ def exported_onnx(run_tool, tmp_path, capsys) -> Callable:
         assert "raw 0-255" in {p.key: p.value for p in graph.metadata_props}["images"]
         return cfg, model, keys, ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return export
+
+
+@pytest.fixture(scope="session")
+def boxmot() -> Callable:
+    """boxmot(path, crops) -> (input, features): what BoxMOT's ONNX ReID backend does with a graph
+    and a frame's crops, step by step: BGR uint8 crops resized with OpenCV (bilinear) to its
+    256x128, converted to RGB, /255, ImageNet mean/std, NCHW float32, fed as the session's first
+    input; the first output L2-normalised."""
+    import cv2
+    import numpy as np
+    import onnxruntime as ort
+
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+
+    def run(path, crops):
+        batch = []
+        for crop in crops:
+            rgb = cv2.cvtColor(cv2.resize(crop, (128, 256), interpolation=cv2.INTER_LINEAR), cv2.COLOR_BGR2RGB)
+            batch.append(((rgb / 255.0 - mean) / std).transpose(2, 0, 1))
+        images = np.stack(batch).astype(np.float32)
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        feats = session.run([session.get_outputs()[0].name], {session.get_inputs()[0].name: images})[0]
+        return images, feats / np.linalg.norm(feats, axis=-1, keepdims=True)
+    return run

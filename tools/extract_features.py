@@ -54,10 +54,11 @@ def extract(args: argparse.Namespace, cfg) -> None:
     key = label_key()
     entries = read_inputs(args.input, label_argument(args, key), key)
     embedder = Embedder(cfg, key=key)
-    feats = embedder.embed_shared(entries, progress=not args.no_progress)
-    if feats is None:
+    embedded = embedder.embed_shared(entries, progress=not args.no_progress)
+    if embedded is None:
         return
-    rows = Rows([e.path for e in entries], [e.label for e in entries])
+    feats, labels = embedded  # "auto" labels as the rule decided them
+    rows = Rows([e.path for e in entries], labels)
     index = save_features(args.output, FeatureFile(feats, rows, embedder.provenance), key)
     print(f"{feats.shape[0]} features of dimension {feats.shape[1]} -> {args.output} (index: {index})")
 

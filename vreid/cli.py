@@ -130,7 +130,7 @@ def add_label_argument(parser: argparse.ArgumentParser, key: BatchKey | None, wh
         return
     readers = label_readers(key)
     need = f" ({' and '.join(readers)} {'needs' if len(readers) == 1 else 'need'} one)" if readers else ""
-    parser.add_argument(f"--{key.option}", choices=key.labels,
+    parser.add_argument(f"--{key.option}", choices=key.words(),
                         help=f"{key.option} of the {what} that a list file does not label{need}")
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, distributions
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from fastreid.config import CfgNode
 
@@ -29,6 +29,9 @@ ENTRY_POINT_GROUP = "vreid.projects"
 SELECT_VARIABLE = "VREID_PROJECTS"
 
 
+AUTO = -1  # the value of a label left to the key's rule ("auto" in list files and options)
+
+
 @dataclass(frozen=True)
 class BatchKey:
     """Per-image metadata that travels in the batch dict beside ``images`` and ``targets``, so a
@@ -38,19 +41,35 @@ class BatchKey:
     labels: tuple[str, ...] = ()  # value i stands for labels[i]; () when the values are not named
     per_source: bool = False  # the train loader sets it: the record's index in DATASETS.NAMES
     option: str = ""  # the tools' word for one value: their --<option>, the list files' column
+    # A rule that reads the label from the image itself, for deployment where nobody gives it:
+    # ``auto(images, cfg)`` takes raw 0-255 RGB (B, 3, H, W) as the model sees them and returns
+    # the values (B,) with traceable torch ops, so an exported graph can decide them inside.
+    auto: Callable[[Any, CfgNode], Any] | None = None
+    # A rule that reads the label from the capture time, for datasets whose lists give one:
+    # ``from_time(cfg)`` returns a function of the second of the day (0-86399) that gives the value,
+    # or None for an image the rule leaves out (a day/night key's dusk, say).
+    from_time: Callable[[CfgNode], Callable[[int], int | None]] | None = None
+
+    def words(self) -> tuple[str, ...]:
+        """What a user may write: the labels, and "auto" where the key has a rule."""
+        return (*self.labels, "auto") if self.auto is not None else self.labels
 
     def parse(self, text: str, where: str) -> int:
-        """A label or its index, as a user writes it in a list file or an option."""
+        """A label or its index, or "auto" (AUTO) where the key has a rule, as a user writes it."""
         word = text.strip().lower()
         if word in self.labels:
             return self.labels.index(word)
         if word in map(str, range(len(self.labels))):
             return int(word)
-        raise UserError(f"{where}: unknown {self.option} {text!r}; use {' or '.join(self.labels)} "
+        if word == "auto" and self.auto is not None:
+            return AUTO
+        raise UserError(f"{where}: unknown {self.option} {text!r}; use {' or '.join(self.words())} "
                         f"({' or '.join(map(str, range(len(self.labels))))})")
 
     def label(self, value: int | None) -> str:
-        return self.labels[value] if value is not None else ""
+        if value is None:
+            return ""
+        return "auto" if value == AUTO else self.labels[value]
 
 
 @dataclass(frozen=True)

@@ -180,13 +180,13 @@ def test_the_onnx_graph_runs_on_onnxruntimes_cuda_provider(tmp_path):
     ort = pytest.importorskip("onnxruntime")
     if "CUDAExecutionProvider" not in ort.get_available_providers():
         pytest.skip("this onnxruntime has no CUDA provider (onnxruntime-gpu)")
-    from vreid.deploy import export_onnx
+    from vreid.deploy import build_graph, export_onnx
     from vreid.projects import batch_keys, installed_projects
 
     cfg = config("BoT", "MODEL.DEVICE", "cpu")
     model = build_model(cfg).eval()
     path = str(tmp_path / "bot.onnx")
-    export_onnx(model, ("images",), path, 64, 64, {}, batch_keys(installed_projects()), progress=False)
+    export_onnx(build_graph(cfg, model, "raw", batch_keys(installed_projects())), path, {}, progress=False)
     images = torch.rand(3, 3, 64, 64) * 255
     session = ort.InferenceSession(path, providers=["CUDAExecutionProvider"])
     with torch.no_grad():

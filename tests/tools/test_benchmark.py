@@ -15,8 +15,9 @@ ON_TOY = ["MODEL.BACKBONE.DEPTH", "18x", "MODEL.BACKBONE.FEAT_DIM", "512", "MODE
 
 
 def benchmark(env: dict[str, str], *argv: str) -> None:
-    subprocess.run([sys.executable, "tools/benchmark.py", *argv], cwd=ROOT, check=True, capture_output=True, text=True,
-                   env=env)
+    run = subprocess.run([sys.executable, "tools/benchmark.py", *argv], cwd=ROOT, capture_output=True, text=True,
+                         env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
 
 
 def table_lines(path: Path) -> list[str]:
@@ -93,3 +94,21 @@ def test_gpu_smoke_reports_a_failing_row_and_runs_the_rest(tmp_path, toy_env):
     assert loader["loader_images_per_s"] > 0 and loader["loader_workers"] == 2
     lines = table_lines(tmp_path / "gpu.md")
     assert len(lines) == 4 and lines[0].endswith("| reference |") and "loader / training: " in lines[3]
+
+
+def test_deploy_times_each_runtime_and_measures_its_accuracy(tmp_path, toy_env, toy_root, saved_model):
+    saved = saved_model("Baseline")  # ResNet-18 at 64 px on the toy set
+    env = {**toy_env, "FASTREID_DATASETS": str(toy_root.parents[1])}
+    benchmark(env, "deploy", "--configs", f"{saved.config} MODEL.WEIGHTS {saved.weights}", "--batches", "1", "4",
+              "--iters", "1", "--rounds", "1", "--accuracy", "--calibration-images", "16", "--bf16", "off",
+              "--out", str(tmp_path))
+    rows = json.loads((tmp_path / "deploy.json").read_text())["rows"]
+    assert [r["runtime"] for r in rows] == ["pytorch-fp32", "pytorch-bf16: not measured, --bf16 off",
+                                            "onnxruntime-fp32", "onnxruntime-int8"]
+    fp32, _, ort32, int8 = rows
+    rows = [fp32, ort32, int8]
+    assert fp32["ratio_1"] == fp32["ratio_4"] == 1 and all(r["ips_1"] > 0 and r["ips_4"] > 0 for r in rows)
+    assert ort32["least_cosine"] > 0.9999 and int8["least_cosine"] > 0.95  # exported, then quantised
+    assert abs(ort32["ToyReID mAP"] - fp32["ToyReID mAP"]) < 0.1  # the same model: the same ranking
+    assert all(0 <= r["ToyReID mAP"] <= 100 for r in rows)
+    assert len(table_lines(tmp_path / "deploy.md")) == 4

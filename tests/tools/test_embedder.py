@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -88,3 +89,18 @@ def test_a_search_reads_the_weights_and_the_index_once(saved_model, run_tool, to
     assert run_tool("search", "--index", index, "--query", images[0], "--topk", 2, "--no-progress") == 0
     assert opens == {saved.weights: 1, index: 1}
     assert images[0] in capsys.readouterr().out
+
+
+def test_opencv_crops_embed_as_the_extraction_tool_embeds_them_saved_as_png(saved_model, run_tool, toy_images,
+                                                                            tmp_path):
+    saved = saved_model("Baseline")
+    embedder = Embedder.from_config(saved.config, saved.weights)
+    crops = [cv2.imread(str(p)) for p in toy_images("test", range(25, 27))[:4]]  # BGR, as a tracker has them
+    pngs = [str(tmp_path / f"{i}.png") for i in range(len(crops))]
+    for path, crop in zip(pngs, crops):
+        cv2.imwrite(path, crop)
+    assert run_tool("extract_features", "--input", *pngs, "--output", tmp_path / "f.npy", "--no-progress",
+                    *saved.args()) == 0
+    from_files = load_features(str(tmp_path / "f.npy")).features
+    np.testing.assert_allclose(embedder.embed(crops, bgr=True), from_files, atol=1e-5)
+    assert np.abs(embedder.embed(crops) - from_files).max() > 1e-3  # the channel order matters

@@ -71,7 +71,7 @@ def _timed(step: Callable[[], None], device: torch.device, iters: int, warmup: i
     return times
 
 
-def _with_classes(cfg):
+def with_classes(cfg):
     """Heads need a class count; the trainer takes it from the data, we from the batch."""
     cfg = cfg.clone()
     cfg.defrost()
@@ -84,7 +84,7 @@ def _with_classes(cfg):
 def measure_train_step(cfg, iters: int = 5, warmup: int = 2) -> dict:
     """Median seconds of one training step (the trainer's: forward, backward, update and the
     finite checks) and images/s."""
-    cfg = _with_classes(cfg)
+    cfg = with_classes(cfg)
     device = resolve_device(cfg)
     model = build_model(cfg).train()
     optimizer, _ = build_optimizer(cfg, model, contiguous=False)
@@ -101,7 +101,7 @@ def measure_train_step(cfg, iters: int = 5, warmup: int = 2) -> dict:
 @torch.no_grad()
 def measure_inference(cfg, iters: int = 5, warmup: int = 1) -> dict:
     """Median images/s of the eval forward at TEST.IMS_PER_BATCH."""
-    cfg = _with_classes(cfg)
+    cfg = with_classes(cfg)
     device = resolve_device(cfg)
     model = build_model(cfg).eval()
     batch = _to(synthetic_batch(cfg, cfg.TEST.IMS_PER_BATCH, train=False), device)
@@ -116,7 +116,7 @@ def model_cost(cfg) -> dict:
     """Parameters (all, and those the eval forward uses) and GFLOPs of one test image (fvcore)."""
     from fvcore.nn import FlopCountAnalysis
 
-    cfg = _with_classes(cfg)
+    cfg = with_classes(cfg)
     model = build_model(cfg).eval()
     batch = synthetic_batch(cfg, 2, train=False)
     batch = {k: v[:1].to(resolve_device(cfg)) for k, v in batch.items()}

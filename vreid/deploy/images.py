@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from fastreid.config import CfgNode
@@ -28,7 +28,7 @@ from vreid.data.paths import SeenOnce, inside
 from vreid.data.text import read_lines
 from vreid.data.transforms import build_transforms
 from vreid.errors import UserError
-from vreid.projects import BatchKey
+from vreid.projects import AUTO, BatchKey
 
 
 @dataclass(frozen=True)
@@ -39,22 +39,23 @@ class ImageEntry:
     image: Image.Image | None = field(default=None, compare=False)  # an image given in memory
 
 
-def in_memory(image: Image.Image | np.ndarray, index: int, label: int | None) -> ImageEntry:
+def in_memory(image: Image.Image | np.ndarray, index: int, label: int | None, bgr: bool = False) -> ImageEntry:
     """An entry for an image a caller holds: a PIL image of any mode, or a uint8 array
-    (height, width, 3) RGB or (height, width) grey, such as a tracker's crop."""
+    (height, width, 3) RGB, or BGR with ``bgr`` (as OpenCV gives frames), or (height, width)
+    grey, such as a tracker's crop."""
     name = f"image {index}"
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8 or not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
-            raise UserError(f"{name}: an array must be uint8 of shape (height, width, 3) RGB or (height, width), "
-                            f"got {image.dtype} {image.shape}")
-        image = Image.fromarray(image)
+            raise UserError(f"{name}: an array must be uint8 of shape (height, width, 3) {'BGR' if bgr else 'RGB'} "
+                            f"or (height, width), got {image.dtype} {image.shape}")
+        image = Image.fromarray(np.ascontiguousarray(image[..., ::-1]) if bgr and image.ndim == 3 else image)
     if not isinstance(image, Image.Image):
         raise UserError(f"{name}: expected a path, a PIL image or a uint8 array, got {type(image).__name__}")
     return ImageEntry(name, label, name, to_rgb(image))
 
 
 def line_format(key: BatchKey | None) -> str:
-    return f"path [{'|'.join(key.labels)}]" if key is not None else "path"
+    return f"path [{'|'.join(key.words())}]" if key is not None else "path"
 
 
 def _folder(folder: str, label: int | None) -> list[ImageEntry]:
@@ -118,7 +119,7 @@ def read_inputs(sources: Sequence[str], label: str | None = None, key: BatchKey 
 def require_labels(entries: Sequence[ImageEntry], meta_arch: str, key: BatchKey) -> None:
     """A model that reads the key (a day-night model routes an image through its domain's
     branch) would silently change the features on a guess, so a missing label stops the tool."""
-    words = "|".join(key.labels)
+    words = "|".join(key.words())
     for e in entries:
         if e.label is None and e.image is not None:
             raise UserError(f"{meta_arch} needs the {key.option} of every image, and {e.path} has none: "
@@ -142,11 +143,13 @@ class ImageDataset(Dataset):
     """The test-time view of each image (fast-reid's resize, raw 0-255 pixels, files decoded as
     the evaluator decodes them) and its metadata."""
 
-    def __init__(self, entries: Sequence[ImageEntry], cfg: CfgNode, label_key: str | None):
+    def __init__(self, entries: Sequence[ImageEntry], cfg: CfgNode, label_key: str | None,
+                 auto: Callable | None = None):
+        """``auto``: the key's rule, for entries whose label is AUTO (decided on the test view)."""
         self.entries = list(entries)
         self.transform = build_transforms(cfg, is_train=False)
         self.draft = draft_size(cfg, is_train=False)
-        self.label_key = label_key
+        self.label_key, self.auto, self.cfg = label_key, auto, cfg
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -161,15 +164,18 @@ class ImageDataset(Dataset):
         item = {"images": self.transform(image), "img_paths": entry.path}
         if self.label_key is not None:
             item[self.label_key] = entry.label
+            if entry.label == AUTO and self.auto is not None:
+                item[self.label_key] = int(self.auto(item["images"][None].float(), self.cfg)[0])
         return item
 
 
-def image_loader(cfg: CfgNode, entries: Sequence[ImageEntry], label_key: str | None = None) -> DeviceLoader:
+def image_loader(cfg: CfgNode, entries: Sequence[ImageEntry], label_key: str | None = None,
+                 auto: Callable | None = None) -> DeviceLoader:
     """Batches of TEST.IMS_PER_BATCH images, in order, on MODEL.DEVICE; with ``label_key``, the
-    entries' labels under that batch key. Files are decoded in DATALOADER.NUM_WORKERS workers;
-    images in memory are already decoded, so they need none."""
+    entries' labels under that batch key (AUTO ones decided by ``auto``). Files are decoded in
+    DATALOADER.NUM_WORKERS workers; images in memory are already decoded, so they need none."""
     workers = cfg.DATALOADER.NUM_WORKERS if any(e.image is None for e in entries) else 0
-    loader = DataLoader(ImageDataset(entries, cfg, label_key), batch_size=cfg.TEST.IMS_PER_BATCH,
+    loader = DataLoader(ImageDataset(entries, cfg, label_key, auto), batch_size=cfg.TEST.IMS_PER_BATCH,
                         shuffle=False, num_workers=workers,
                         pin_memory=cfg.MODEL.DEVICE.startswith("cuda"))
     return DeviceLoader(loader, cfg.MODEL.DEVICE)

@@ -71,7 +71,7 @@ class Rows:
 
     def record(self, key: BatchKey | None) -> dict:
         """``paths`` and, with ``key``, the labels as its words under the key's name."""
-        words = {key.name: [key.labels[v] if v is not None else None for v in self.labels]} if key is not None else {}
+        words = {key.name: [key.label(v) if v is not None else None for v in self.labels]} if key is not None else {}
         return {"paths": self.paths, **words}
 
     @classmethod

@@ -32,8 +32,10 @@ from vreid.evaluation.extra import run_extra_evaluations
 from vreid.evaluation.sanity import check_test_set
 from vreid.evaluation.table import results_table
 from vreid.modeling import build_model, resolve_device
+from vreid.modeling.auto_labels import AutoLabels
 from vreid.modeling.weights import check_weights_fit, load_fitting, read_weights, weights_fit
 from vreid.outputs import ensure_folder, lock_output_dir
+from vreid.projects import batch_keys, installed_projects
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +48,7 @@ def check_test_sets(cfg) -> None:
 
 
 def _check_test_set(cfg, name: str, data) -> None:
-    check_test_set(cfg, name, data.query, data.gallery)
+    check_test_set(cfg, name, data.query, data.gallery, getattr(data, "draws", ()))
 
 
 class Trainer(DefaultTrainer):
@@ -221,17 +223,20 @@ class Trainer(DefaultTrainer):
     def build_test_loader(cls, cfg, dataset_name):
         loader, num_query = build_test_loader(cfg, dataset_name)
         records = loader.dataset.img_items  # checked at every evaluation, so --eval-only's too
-        check_test_set(cfg, dataset_name, records[:num_query], records[num_query:])
+        check_test_set(cfg, dataset_name, records[:num_query], records[num_query:], loader.dataset.draws)
         return loader, num_query
 
     @classmethod
     def build_evaluator(cls, cfg, dataset_name, output_dir=None):
         data_loader, num_query = cls.build_test_loader(cfg, dataset_name)
-        return data_loader, ReidEvaluator.from_config(cfg, num_query)
+        return data_loader, ReidEvaluator.from_config(cfg, num_query, draws=data_loader.dataset.draws)
 
     @classmethod
     def test(cls, cfg, model):
         """Evaluate on every DATASETS.TESTS entry and log one table."""
+        if cfg.TEST.AUTO_LABELS:
+            logger.info("TEST.AUTO_LABELS: per-image labels decided from the pixels, not the dataset's")
+            model = AutoLabels(model, batch_keys(installed_projects()), cfg)
         results = OrderedDict()
         for name in cfg.DATASETS.TESTS:
             data_loader, evaluator = cls.build_evaluator(cfg, name)

@@ -26,3 +26,24 @@ def test_labels_route_each_image_as_its_own_domain(saved_model, tiny_images):
         embedder.embed(crops[:2], labels=["night", None])
     with pytest.raises(UserError, match="^label of image 0: unknown domain 'dusk'"):
         embedder.embed(crops[:1], labels="dusk")
+
+
+def test_auto_decides_each_crops_domain_from_its_pixels(saved_model, tiny_images):
+    saved = saved_model("DNDM")
+    embedder = Embedder.from_config(saved.config, saved.weights)
+    night, day = tiny_images("night", range(25, 27))[:3], tiny_images("day", range(25, 27))[:3]
+    crops = [np.asarray(read_rgb(str(p))) for pair in zip(night, day) for p in pair]
+    features, decided = embedder.embed_with_labels(crops, domains="auto")
+    assert decided == [1, 0] * 3
+    np.testing.assert_allclose(features, embedder.embed(crops, labels=decided), atol=1e-5)
+    np.testing.assert_allclose(embedder.embed(crops, labels=["auto", "day"] * 3),
+                               embedder.embed(crops, labels=decided), atol=1e-5)  # "auto" per image too
+
+
+@pytest.mark.parametrize("share, domain", [(0.0, 0), (1.01, 1)])
+def test_the_rules_threshold_is_a_config_key(share, domain, saved_model, tiny_images):
+    saved = saved_model("DNDM")
+    embedder = Embedder.from_config(saved.config, saved.weights, ["MODEL.DNDM.AUTO_DOMAIN.LIT_SHARE", share])
+    crops = [np.asarray(read_rgb(str(p))) for p in tiny_images("night", range(25, 26))[:2]
+             + tiny_images("day", range(25, 26))[:2]]
+    assert embedder.embed_with_labels(crops, domains="auto")[1] == [domain] * 4
