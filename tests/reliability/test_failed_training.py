@@ -29,8 +29,9 @@ def _crashing(trainer, where: str):
 
 
 @pytest.mark.parametrize("where", ["step", "evaluation"])
-def test_a_crash_in_the_last_epoch_writes_no_result(small_bot_cfg, data_root, tmp_path, where):
-    cfg = small_bot_cfg(str(tmp_path), **{"SOLVER.MAX_EPOCH": 2, "TEST.EVAL_PERIOD": 2})
+def test_a_crash_in_the_last_epoch_writes_no_result(toy_cfg, toy_installed, toy_root, monkeypatch, tmp_path, where):
+    monkeypatch.setenv("FASTREID_DATASETS", str(toy_root.parents[1]))
+    cfg = toy_cfg(str(tmp_path), "SOLVER.MAX_EPOCH", 2, "TEST.EVAL_PERIOD", 2)
     trainer = _crashing(Trainer(cfg), where)
     with pytest.raises((OSError, RuntimeError), match="truncated|out of memory"):
         trainer.train()
