@@ -12,11 +12,14 @@ DEMO_CONFIG ?= configs/synthetic/dndm.yml
 # setup.py's ranges admit on the day `make lock` runs.
 LOCK_PINS := torch==2.14.1 torchvision==0.29.1 fastreid==1.4.0
 LOCK_VENV := build/lock-venv
+EXTRAS := test,deploy,serve
+# The search page's browser test drives Debian's chromium (never a downloaded browser build).
+CHROMIUM ?= /usr/bin/chromium
 # -qq: pip's errors only (a build backend's notices and index warnings are not for a newcomer);
 # what was installed is then checked package by package against the lock.
 INSTALL = $(1)/bin/python -m pip install -qq --disable-pip-version-check
 
-.PHONY: demo test venv lock clean-demo gpu-wheels gpu-check test-gpu
+.PHONY: demo test venv lock clean-demo gpu-wheels gpu-check test-gpu chromium
 
 venv: $(VENV)/.installed
 
@@ -24,7 +27,7 @@ $(VENV)/.installed: setup.py Makefile $(LOCK)
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; run make PYTHON=/path/to/python3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(call INSTALL,$(VENV)) -c $(LOCK) pip setuptools
-	$(call INSTALL,$(VENV)) -c $(LOCK) --no-build-isolation -e ".[test,deploy]"
+	$(call INSTALL,$(VENV)) -c $(LOCK) --no-build-isolation -e ".[$(EXTRAS)]"
 	# fastreid's metadata pins torch 1.13.1: install it last and without dependencies (vreid.compat makes it work)
 	$(call INSTALL,$(VENV)) -c $(LOCK) --no-deps fastreid
 	@$(BIN)/python tools/lock.py check $(LOCK)
@@ -34,15 +37,22 @@ demo: venv
 	$(BIN)/python tools/make_synthetic.py --root $(DATA) --preset default
 	FASTREID_DATASETS=$(DATA) $(BIN)/python tools/demo.py --config-file $(DEMO_CONFIG)
 
-test: venv
+test: venv chromium
 	$(BIN)/python -m pytest -q
+
+# Installed where this can (root with apt-get: CI, a fresh machine); elsewhere the browser test
+# is skipped with the reason, and the rest of the suite runs.
+chromium:
+	@test -x $(CHROMIUM) || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "note: no $(CHROMIUM) (apt-get install -y chromium as root): the search page's browser test is skipped"
 
 # Run after changing setup.py's ranges or LOCK_PINS, or to take newer releases on purpose;
 # then `rm -rf .venv && make test` and commit the new lock.
 lock:
 	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
 	$(call INSTALL,$(LOCK_VENV)) --upgrade pip setuptools
-	$(call INSTALL,$(LOCK_VENV)) --no-build-isolation ".[test,deploy]" $(filter-out fastreid%,$(LOCK_PINS))
+	$(call INSTALL,$(LOCK_VENV)) --no-build-isolation ".[$(EXTRAS)]" $(filter-out fastreid%,$(LOCK_PINS))
 	$(call INSTALL,$(LOCK_VENV)) --no-deps $(filter fastreid%,$(LOCK_PINS))
 	$(LOCK_VENV)/bin/python tools/lock.py write $(LOCK)
 	rm -rf $(LOCK_VENV)

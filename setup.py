@@ -43,8 +43,13 @@ setup(
         "matplotlib>=3.11",
         "gdown>=6.5",
     ],
+    package_data={"vreid.serve": ["page.html"]},  # the search page tools/serve.py serves at /
     extras_require={
-        "test": ["pytest>=9.2", "ruff>=0.17"],  # ruff: the lint test (ruff.toml)
+        # ruff: the lint test (ruff.toml); playwright drives Debian's chromium in the search page's test
+        # (its browser is never downloaded); requests: the service tests' HTTP client
+        "test": ["pytest>=9.2", "ruff>=0.17", "playwright>=1.65", "requests>=2.34"],
         "deploy": ["onnx>=1.23", "onnxruntime>=1.32"],
+        # tools/serve.py: the ASGI app, its server, and the multipart uploads it reads
+        "serve": ["starlette>=1.10", "uvicorn>=0.55", "python-multipart>=0.0.34"],
     },
 )

@@ -8,6 +8,9 @@
     python tools/benchmark.py io [--folder my_crops/] [--size 256x256 --workers 0 1 2]
     python tools/benchmark.py index [--rows 200000 --kinds flat hnsw]
     python tools/benchmark.py gpu --out "$OUT"          # --smoke: the same rows on CPU, tiny
+    python tools/benchmark.py deploy --configs configs/dnwild/bot.yml configs/dnwild/dndm.yml \
+        --opts MODEL.BACKBONE.PRETRAIN False    # "PATH MODEL.WEIGHTS x.pth" entries and --accuracy: rank-1 / mAP too
+    python tools/benchmark.py serve [--rows 100000 --clients 1 8 32 --searches 50] [--opts MODEL.WEIGHTS x.pth]
 
 model: per config, training step time and images/s, inference images/s, peak memory (CUDA max allocated, or CPU
 RSS), GFLOPs and parameters (fvcore), data-loader images/s; ratios against the first config. A config entry may
@@ -18,6 +21,11 @@ numpy loop (eval_market1501) on the same distances and checks that they agree.
 io: full against draft JPEG decoding of large crops, with the test resize, and the loader per worker.
 index: the gallery index kinds (exact flat, IVF-PQ, HNSW) at city scale on synthetic features: build time, index
 size, memory growth, queries/s and recall against exact search, one row per search-time value.
+deploy: CPU inference of each config through PyTorch fp32, PyTorch bf16 autocast, onnxruntime fp32 and onnxruntime
+int8 (tools/export_onnx.py's graphs): images/s per batch size, ratios to PyTorch fp32, the share of the CPU's fp32
+FMA peak, the features' least cosine to PyTorch fp32, and with --accuracy rank-1 / mAP on the config's test sets.
+serve: tools/serve.py under load: searches/s and p50/p99 latency at 1, 8 and 32 concurrent clients against a
+100k-row gallery, micro-batched and one at a time, the server's memory after each level (docs/serve.md).
 gpu: the GPU check, within --budget seconds on one GPU: the training rows the installed projects declare, eager and
 compiled, the evaluator at 10,000 x 100,000 and the training loader on a synthetic set it generates.
 
@@ -31,6 +39,7 @@ import json
 import os
 import shlex
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,7 +50,8 @@ from PIL import Image
 from vreid.cli import run_cli
 from vreid.benchmark import (eval_columns, machine_line, markdown_table, measure_inference, measure_loader,
                              measure_train_step, model_columns, model_cost, write_report)
-from vreid.benchmark import decode, gpu_check, index_kinds
+from vreid.benchmark import decode, deploy, gpu_check, index_kinds
+from vreid.benchmark import serve as serve_load
 from vreid.benchmark.evaluation import compare_with_reference, measure_eval
 from vreid.benchmark.isolate import Budget, best_of_rounds, require, run_worker
 from vreid.config import load_config
@@ -64,6 +74,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     _io_arguments(sub.add_parser("io", help="full against draft JPEG decoding of large crops"))
     _index_arguments(sub.add_parser("index", help="the gallery index kinds at city scale"))
     _gpu_arguments(sub.add_parser("gpu", help="the GPU check, within a time budget"))
+    _deploy_arguments(sub.add_parser("deploy", help="CPU inference runtimes: PyTorch fp32 / bf16, onnxruntime fp32 / int8"))
+    _serve_arguments(sub.add_parser("serve", help="the search service under load, batched and one at a time"))
     return parser.parse_args(argv)
 
 
@@ -144,6 +156,39 @@ def _gpu_arguments(p: argparse.ArgumentParser) -> None:
                    help='training rows "PATH [KEY VALUE ...]" instead of those the installed projects declare')
     p.add_argument("--loader-config", metavar="ENTRY",
                    help="the loader row's config (reading a synthetic set) instead of the projects' loader rows")
+
+
+def _deploy_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--configs", nargs="+", required=True,
+                   help='config files, each optionally "PATH KEY VALUE ..." (quoted); with MODEL.WEIGHTS the trained '
+                        "model, else a randomly initialised one")
+    p.add_argument("--batches", type=int, nargs="+", default=[1, 8, 64], help="batch sizes to time")
+    p.add_argument("--iters", type=int, default=3, help="timed calls per batch size and round (median kept)")
+    p.add_argument("--rounds", type=int, default=2, help="alternating rounds over the runtimes; best kept")
+    p.add_argument("--accuracy", action="store_true",
+                   help="also rank-1 and mAP of every runtime on DATASETS.TESTS (needs MODEL.WEIGHTS and the data); "
+                        "int8 is then calibrated on the training images")
+    p.add_argument("--calibration-images", type=int, default=256, help="training images int8 calibrates on")
+    p.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
+                   help="time bf16 autocast: auto where the CPU has a bf16 unit (AVX-512 BF16, AMX), else skipped")
+    p.add_argument("--out", type=Path, default=OUTPUT, help="deploy.json and deploy.md go here")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE overrides for every config")
+
+
+def _serve_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config-file", default=str(ROOT / "configs" / "synthetic" / "bot.yml"),
+                   help="the served model's config (default: the demo's ResNet-18); randomly initialised unless "
+                        "--opts gives MODEL.WEIGHTS")
+    p.add_argument("--rows", type=int, default=100_000, help="gallery rows (synthetic features, kept in --out)")
+    p.add_argument("--kind", choices=("flat", "hnsw"), default="flat", help="the gallery's index kind")
+    p.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32], help="concurrent clients, one level each")
+    p.add_argument("--searches", type=int, default=50, help="searches per client at each level")
+    p.add_argument("--k", type=int, default=10, help="hits per search")
+    p.add_argument("--max-batch", type=int, default=32, help="the batched server's --max-batch")
+    p.add_argument("--batch-wait-ms", type=float, default=5.0, help="the batched server's --batch-wait-ms")
+    p.add_argument("--out", type=Path, default=OUTPUT, help="serve.json, serve.md and the gallery go here")
+    p.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE overrides of the model config")
 
 
 # --- model -----------------------------------------------------------------------------------------------------
@@ -340,9 +385,76 @@ def gpu(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- deploy ----------------------------------------------------------------------------------------------------
+
+def deploy_worker(args: argparse.Namespace) -> dict:
+    path, *own = shlex.split(args.configs[0])
+    cfg = load_config(path, _overrides(args.opts) + _overrides(own))
+    if args.accuracy and not cfg.MODEL.WEIGHTS:
+        raise UserError(f"--accuracy needs trained weights: add MODEL.WEIGHTS to {args.configs[0]!r} or --opts")
+    configure_process(cfg)
+    with tempfile.TemporaryDirectory() as folder:
+        return deploy.measure_deploy(cfg, args.batches, args.iters, args.rounds, args.accuracy,
+                                     args.calibration_images, folder, args.bf16)
+
+
+def deploy_benchmark(args: argparse.Namespace) -> int:
+    if args.worker:
+        print(json.dumps(deploy_worker(args)))
+        return 0
+    shared = ["--batches", *map(str, args.batches), "--iters", str(args.iters), "--rounds", str(args.rounds),
+              "--calibration-images", str(args.calibration_images), "--bf16", args.bf16,
+              *(["--accuracy"] if args.accuracy else []),
+              "--opts", *args.opts]  # --opts last: it takes the rest
+    nominal, how = deploy.fma_peak_gmacs(torch.get_num_threads())
+    gemm = deploy.gemm_gmacs()  # before the workers, on a quiet machine
+    peak = max(nominal, gemm)
+    rows = []
+    for entry in args.configs:
+        print(f"deploy {entry}", file=sys.stderr, flush=True)
+        measured = require(run_worker([__file__, "deploy", "--worker", "--configs", entry, *shared]), entry)
+        rows += deploy.deploy_rows(entry, measured, peak)
+    heading = (f"fp32 FMA peak {nominal:.0f} GMAC/s at the clock /proc/cpuinfo reports ({how}); a 2048² fp32 "
+               f"matrix product measures {gemm:.0f} GMAC/s. A row's share of peak is the model's fvcore MACs at its "
+               f"images/s over the larger, {peak:.0f} GMAC/s. " + ("Rank-1 / mAP on DATASETS.TESTS, int8 calibrated on training images. " if args.accuracy
+                               else "Speed only: int8 calibrated on sample pixels. ")
+               + "GPU rows (TensorRT, onnxruntime CUDA, fp16 / int8): not measured here.")
+    table = markdown_table(rows, deploy.deploy_columns(rows))
+    write_report(args.out, "deploy", machine_line(), f"{heading}\n\n{table}",
+                 {"command": _command(), "peak_gmacs": nominal, "peak": how, "gemm_gmacs": gemm, "rows": rows})
+    return 0
+
+
+# --- serve -----------------------------------------------------------------------------------------------------
+
+def serve_benchmark(args: argparse.Namespace) -> int:
+    if min(args.rows, args.searches, args.k, args.max_batch, *args.clients) < 1:
+        raise UserError("--rows, --searches, --k, --max-batch and --clients must be at least 1")
+    folder = args.out / "serve"
+    folder.mkdir(parents=True, exist_ok=True)
+    embedder = serve_load.served_embedder(args.config_file, _overrides(args.opts), folder)
+    crop = serve_load.query_crop(folder)
+    gallery = serve_load.gallery(embedder, folder, args.rows, args.kind, crop)
+    del embedder  # the servers load their own
+    body, limits = serve_load.multipart(crop, args.k), ["--max-queue", str(4 * max(args.clients)), "--max-k",
+                                                        str(max(args.k, 100))]
+    modes = {"batched": ["--max-batch", str(args.max_batch), "--batch-wait-ms", str(args.batch_wait_ms)],
+             "one at a time": ["--max-batch", "1", "--batch-wait-ms", "0"]}
+    rows = [row for mode, flags in modes.items()
+            for row in serve_load.measure_mode(gallery, mode, [*flags, *limits], body, args.clients, args.searches)]
+    rows = serve_load.with_ratios(rows)
+    heading = (f"tools/serve.py on a {args.rows:,}-row {args.kind} gallery, {os.path.basename(args.config_file)}, "
+               f"k={args.k}; each client uploads a 256x256 JPEG {args.searches} times; batched: --max-batch "
+               f"{args.max_batch} --batch-wait-ms {args.batch_wait_ms:g}")
+    table = markdown_table(rows, serve_load.serve_columns())
+    write_report(args.out, "serve", machine_line(), f"{heading}\n\n{table}", {"command": _command(), "rows": rows})
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    return {"model": model, "eval": evaluation, "io": io, "index": index, "gpu": gpu}[args.command](args)
+    return {"model": model, "eval": evaluation, "io": io, "index": index, "gpu": gpu,
+            "deploy": deploy_benchmark, "serve": serve_benchmark}[args.command](args)
 
 
 if __name__ == "__main__":
