@@ -6,13 +6,14 @@ import json
 import math
 import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from vreid.ablation import estimate, load_grid, markdown, quick_grid, run_grid, summarise
+from vreid.ablation import as_json, estimate, load_grid, markdown, quick_grid, run_grid, summarise
 from vreid.ablation.grid import Grid, Run
 from vreid.ablation.runner import MARKER, grid_eta, is_finished
 from vreid.ablation.stats import final_metrics, last_change
@@ -190,6 +191,9 @@ def test_grid_file_and_its_quick_variant(tmp_path):
     ("output: o\nrun: {}\n", r"grid.yml: unknown grid keys \['run'\]"),
     ("output: o\nseeds: [0, 0]\nruns: {a: {config: CFG}}\n", r"seeds \[0, 0\] repeat a seed"),
     ("output: o\nreference: z\nruns: {a: {config: CFG}}\n", r"reference 'z' is not one of the runs"),
+    ("output: o\nreference: [a, z]\nruns: {a: {config: CFG}}\n", r"reference 'z' is not one of the runs"),
+    ("output: o\nreference: [a, a]\nruns: {a: {config: CFG}}\n", r"references \['a', 'a'\] repeat a run"),
+    ("output: o\nreference: [a, [b]]\nruns: {a: {config: CFG}}\n", r"reference must be a run name or a list"),
     ("output: o\nruns: {a b: {config: CFG}}\n", r"run name 'a b' must be"),
     ("runs: {a: {config: CFG}}\n", r"set 'output'"),
 ])
@@ -219,3 +223,41 @@ def test_a_launcher_starts_each_run_and_the_run_stays_the_same(tmp_path, fake):
     assert run_grid(grid, 1, 1, fake, echo=lambda _: None, launcher=[sys.executable, str(launcher)]) == []
     assert (Path(grid.folder(grid.runs[0], 0)).parent / "launched").read_text() == "x"
     assert is_finished(grid, grid.runs[0], 0, fake(grid, grid.runs[0], 0))
+
+
+def test_a_path_is_paired_against_both_of_its_ends(tmp_path, fake):
+    """``reference: [start, end]``: every run gets a pair of difference columns per reference, a
+    reference none against itself; a grid with one reference writes its tables as before."""
+    grid = replace(grid_of(tmp_path, [Run("start", "a.yml"), Run("step", "a.yml", ("OFFSET", "1")),
+                                      Run("end", "a.yml", ("OFFSET", "3"))]), other_references=("end",))
+    assert grid.references == ("start", "end")
+    run_grid(grid, jobs=2, threads=1, command=fake, echo=lambda _: None)
+    results = {run.name: {s: final_metrics(str(Path(grid.folder(run, s)) / "metrics.json")) for s in grid.seeds}
+               for run in grid.runs}
+    rows = summarise(results, "start", others=("end",))
+    step = next(r for r in rows if r.run == "step")
+    assert step.vs_reference["mAP"].mean == pytest.approx(10.0) and step.vs_others["end"]["mAP"].mean == pytest.approx(-20.0)
+    text = markdown(rows, "start", {"P": 64}, others=("end",))
+    assert "paired by seed against `start` and `end` [95 % interval]" in text
+    assert "| run | seeds | Rank-1 % | mAP % | Δ Rank-1 vs start | Δ mAP vs start | Δ Rank-1 vs end | Δ mAP vs end |" in text
+    assert "| `step` | 3 | 23.0 ± 2.0 [18.0, 28.0] | 11.0 ± 1.0 [8.5, 13.5] | +1.0 [+1.0, +1.0] | +10.0 [+10.0, +10.0] " \
+           "| -2.0 [-2.0, -2.0] | -20.0 [-20.0, -20.0] |" in text
+    assert "| `start` | 3 | 22.0 ± 2.0 [17.0, 27.0] | 1.0 ± 1.0 [-1.5, 3.5] | — | — | -3.0 [-3.0, -3.0] | -30.0 [-30.0, -30.0] |" in text
+    assert "| `end` | 3 | 25.0 ± 2.0 [20.0, 30.0] | 31.0 ± 1.0 [28.5, 33.5] | +3.0 [+3.0, +3.0] | +30.0 [+30.0, +30.0] | — | — |" in text
+    saved = json.loads(as_json(rows, "start", results, others=("end",)))
+    assert saved["other_references"] == ["end"] and saved["rows"][1]["vs_others"]["end"]["mAP"]["mean"] == -20.0
+    single = summarise(results, "start")
+    assert markdown(single, "start", {"P": 64}).count("Δ mAP vs") == 1
+    assert "vs_others" not in as_json(single, "start", results) and "other_references" not in as_json(single, "start", results)
+
+
+def test_a_grid_file_lists_its_references_and_quick_keeps_those_it_runs(tmp_path):
+    config = tmp_path / "a.yml"
+    config.write_text("MODEL: {}\n")
+    path = tmp_path / "grid.yml"
+    path.write_text(f"output: {tmp_path / 'out'}\nreference: [a, c]\nruns:\n  a: {{config: {config}}}\n"
+                    f"  b: {{config: {config}}}\n  c: {{config: {config}}}\nquick: {{runs: [b, c]}}\n")
+    grid = load_grid(str(path))
+    assert (grid.reference, grid.other_references) == ("a", ("c",))
+    quick = quick_grid(grid, str(path))
+    assert (quick.reference, quick.other_references) == ("c", ())

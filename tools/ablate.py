@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Run a grid of configs x seeds and report each config with 95 % intervals and paired
-differences against a reference.
+differences against a reference (or several).
 
     python tools/ablate.py --grid configs/ablations/dndm_synthetic.yml            # the whole grid
     python tools/ablate.py --grid configs/ablations/dndm_synthetic.yml --quick    # 1 seed, 2 runs, minutes
@@ -36,7 +36,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="NAME CONFIG [KEY VALUE ...]: one run of the grid (repeat the flag)")
     parser.add_argument("--quick", action="store_true", help="the grid file's quick variant")
     parser.add_argument("--seeds", nargs="+", type=int, help="seeds (default: the grid file's, or 0)")
-    parser.add_argument("--reference", default=None, help="run the others are compared with (paired by seed)")
+    parser.add_argument("--reference", nargs="+", default=None, metavar="NAME",
+                        help="run the others are compared with (paired by seed); several: a pair of "
+                             "columns against each; '' for none")
     parser.add_argument("--output", help="folder of the runs and the tables (default: the grid file's)")
     parser.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE", help="overrides for every run")
     parser.add_argument("--jobs", default="auto", help="concurrent runs, or auto: as cores and memory allow")
@@ -59,7 +61,7 @@ def build_grid(args: argparse.Namespace) -> Grid:
             raise UserError("--quick needs --grid: the quick variant is part of a grid file")
         if not args.output:
             raise UserError("--run needs --output, the folder the runs are written to")
-        grid = grid_from_args(args.run, args.seeds or [0], args.output, args.reference or args.run[0][0])
+        grid = grid_from_args(args.run, args.seeds or [0], args.output, args.run[0][0])  # --reference below
     if len(args.opts) % 2:
         raise UserError(f"--opts {' '.join(args.opts)}: give KEY VALUE pairs")
     changes = {"opts": grid.opts + tuple(args.opts)}
@@ -68,9 +70,14 @@ def build_grid(args: argparse.Namespace) -> Grid:
     if args.output and args.grid:
         changes["output"] = args.output
     if args.reference is not None:
-        if args.reference and args.reference not in [r.name for r in grid.runs]:
-            raise UserError(f"--reference {args.reference} is not one of the runs {[r.name for r in grid.runs]}")
-        changes["reference"] = args.reference
+        references = [r for r in args.reference if r]
+        for reference in references:
+            if reference not in [r.name for r in grid.runs]:
+                raise UserError(f"--reference {reference} is not one of the runs {[r.name for r in grid.runs]}")
+        if len(set(references)) != len(references):
+            raise UserError(f"--reference {' '.join(references)} repeats a run")
+        changes["reference"] = references[0] if references else ""
+        changes["other_references"] = tuple(references[1:])
     return replace(grid, **changes)
 
 
@@ -100,17 +107,17 @@ def write_tables(grid: Grid) -> str:
                            if is_finished(grid, run, seed, train_command(grid, run, seed))}
                 for run in grid.runs}
     results, changes = collect(finished)
-    rows = summarise(results, grid.reference, changes)
+    rows = summarise(results, grid.reference, changes, grid.other_references)
     if not rows:
         raise UserError(f"no run of the grid has finished in {grid.output}")
     queries = {p: m["num_queries"] for by_seed in results.values() for metrics in by_seed.values()
                for p, m in metrics.items() if "num_queries" in m}
-    text = markdown(rows, grid.reference, queries)
+    text = markdown(rows, grid.reference, queries, grid.other_references)
     os.makedirs(grid.output, exist_ok=True)
     with open(os.path.join(grid.output, "summary.md"), "w", encoding="utf-8") as f:
         f.write(text)
     with open(os.path.join(grid.output, "summary.json"), "w", encoding="utf-8") as f:
-        f.write(as_json(rows, grid.reference, results))
+        f.write(as_json(rows, grid.reference, results, grid.other_references))
     plot(rows, os.path.join(grid.output, "summary.png"))
     return text
 

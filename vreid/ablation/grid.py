@@ -3,7 +3,8 @@
 A grid is data, a YAML file::
 
     output: output/ablate/dndm_synthetic     # one folder per run and seed below it
-    reference: dndm                          # paired differences are taken against this run
+    reference: dndm                          # paired differences are taken against this run,
+                                             # or each of a list: [dndm, bot]
     seeds: [0, 1, 2]
     opts: [DATALOADER.NUM_WORKERS, 0]        # KEY VALUE overrides for every run
     runs:
@@ -50,6 +51,13 @@ class Grid:
     reference: str = ""  # a run name; "" for none
     opts: tuple[str, ...] = ()  # for every run, before the run's own
     quick: dict[str, Any] = field(default_factory=dict)
+    # Further runs each run is also paired against, each with its own columns: a path between two
+    # configs (one switch per step) reads against both of its ends.
+    other_references: tuple[str, ...] = ()
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        return (self.reference, *self.other_references) if self.reference else ()
 
     def jobs(self) -> list[tuple[Run, int]]:
         """Every (run, seed), seed-major: the first seed of every run finishes first, so paired
@@ -76,9 +84,19 @@ def _seeds(value: Any, where: str) -> tuple[int, ...]:
     return tuple(value)
 
 
+def _references(value: Any, where: str) -> tuple[str, ...]:
+    """``reference: NAME`` or ``reference: [NAME, ...]`` of a grid file; the first is the main one."""
+    if value is None or value == "":
+        return ()
+    names = value if isinstance(value, (list, tuple)) else [value]
+    if not names or any(n is None or n == "" or isinstance(n, (list, tuple, dict)) for n in names):
+        raise UserError(f"{where}: reference must be a run name or a list of run names, got {value!r}")
+    return tuple(str(n) for n in names)
+
+
 def check_grid(grid: Grid, where: str) -> Grid:
     """A grid the runner can honour: names usable as folders and unique, configs that exist, the
-    reference among the runs."""
+    references among the runs, none given twice."""
     if not grid.runs:
         raise UserError(f"{where}: the grid has no runs")
     names = [r.name for r in grid.runs]
@@ -91,8 +109,13 @@ def check_grid(grid: Grid, where: str) -> Grid:
     for run in grid.runs:
         if not os.path.isfile(run.config):
             raise UserError(f"{where}: run {run.name}: config file not found: {run.config}")
-    if grid.reference and grid.reference not in names:
-        raise UserError(f"{where}: reference {grid.reference!r} is not one of the runs {names}")
+    if grid.other_references and not grid.reference:
+        raise UserError(f"{where}: other references {list(grid.other_references)} need a first reference")
+    for reference in grid.references:
+        if reference not in names:
+            raise UserError(f"{where}: reference {reference!r} is not one of the runs {names}")
+    if len(set(grid.references)) != len(grid.references):
+        raise UserError(f"{where}: references {list(grid.references)} repeat a run")
     return grid
 
 
@@ -121,8 +144,9 @@ def load_grid(path: str) -> Grid:
     quick = data.get("quick") or {}
     if not isinstance(quick, dict) or set(quick) - _QUICK_KEYS:
         raise UserError(f"{path}: 'quick' may hold {sorted(_QUICK_KEYS)}, got {quick!r}")
+    references = _references(data.get("reference"), path)
     grid = Grid(tuple(parsed), _seeds(data.get("seeds", [0]), path), str(data.get("output", "")),
-                str(data.get("reference") or ""), _opts(data.get("opts"), path), quick)
+                references[0] if references else "", _opts(data.get("opts"), path), quick, references[1:])
     if not grid.output:
         raise UserError(f"{path}: set 'output', the folder the runs are written to")
     return check_grid(grid, path)
@@ -131,7 +155,7 @@ def load_grid(path: str) -> Grid:
 def quick_grid(grid: Grid, where: str) -> Grid:
     """The grid's ``quick`` variant: its runs (the first two by default), seeds (the first by
     default) and overrides after the grid's, in ``<output>/quick`` so it never mixes with a full
-    grid's runs."""
+    grid's runs; the references among its runs (the first run when none is)."""
     quick = grid.quick
     names = quick.get("runs") or [r.name for r in grid.runs[:2]]
     by_name = {r.name: r for r in grid.runs}
@@ -139,8 +163,9 @@ def quick_grid(grid: Grid, where: str) -> Grid:
     if missing:
         raise UserError(f"{where}: quick runs {missing} are not among the runs {list(by_name)}")
     seeds = _seeds(quick.get("seeds", list(grid.seeds[:1])), f"{where}: quick")
-    reference = grid.reference if grid.reference in names else names[0]
-    return replace(grid, runs=tuple(by_name[n] for n in names), seeds=seeds, reference=reference,
+    references = [r for r in grid.references if r in names] or [names[0]]
+    return replace(grid, runs=tuple(by_name[n] for n in names), seeds=seeds, reference=references[0],
+                   other_references=tuple(references[1:]),
                    opts=grid.opts + _opts(quick.get("opts"), f"{where}: quick"),
                    output=os.path.join(grid.output, "quick"), quick={})
 

@@ -6,7 +6,7 @@ import json
 import math
 import os
 from dataclasses import asdict
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from vreid.ablation.stats import METRICS, Estimate, Row, RunMetrics
 
@@ -29,12 +29,13 @@ def _protocols(rows: list[Row]) -> list[str]:
     return list(dict.fromkeys(r.protocol for r in rows))
 
 
-def markdown(rows: list[Row], reference: str, queries: Mapping[str, float]) -> str:
+def markdown(rows: list[Row], reference: str, queries: Mapping[str, float], others: Sequence[str] = ()) -> str:
     """Per protocol: mean ± sd [95 % interval] over seeds, the paired difference to the reference
-    run with its 95 % interval, and where runs were evaluated more than once the change of mAP
-    over the last evaluation period (the convergence check)."""
+    run (and to each of ``others``) with its 95 % interval, and where runs were evaluated more
+    than once the change of mAP over the last evaluation period (the convergence check)."""
+    against = " and ".join(f"`{r}`" for r in (reference, *others))
     parts = ["Mean ± standard deviation over seeds [95 % interval of the mean]; differences are paired "
-             f"by seed against `{reference}` [95 % interval]." if reference else
+             f"by seed against {against} [95 % interval]." if reference else
              "Mean ± standard deviation over seeds [95 % interval of the mean]."]
     converging = any(r.change for r in rows)
     if converging:
@@ -47,7 +48,7 @@ def markdown(rows: list[Row], reference: str, queries: Mapping[str, float]) -> s
         parts.append(f"### {protocol} (chance rank-1 {chance['Rank-1']:.1f} %, mAP {chance['mAP']:.1f} %{count})")
         head = ["run", "seeds", *(f"{m} %" for m in METRICS)]
         if reference:
-            head += [f"Δ {m} vs {reference}" for m in METRICS]
+            head += [f"Δ {m} vs {ref}" for ref in (reference, *others) for m in METRICS]
         if converging:
             head.append("last period Δ mAP")
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -55,6 +56,9 @@ def markdown(rows: list[Row], reference: str, queries: Mapping[str, float]) -> s
             cells = [f"`{r.run}`", str(len(r.seeds)), *(_value(r.metrics[m]) for m in METRICS)]
             if reference:
                 cells += [_difference(r.vs_reference[m]) if r.vs_reference else "—" for m in METRICS]
+                for other in others:
+                    versus = (r.vs_others or {}).get(other)
+                    cells += [_difference(versus[m]) if versus else "—" for m in METRICS]
             if converging:
                 cells.append(_difference(r.change["mAP"]) if r.change else "—")
             lines.append("| " + " | ".join(cells) + " |")
@@ -73,10 +77,17 @@ def _clean(value):
     return value
 
 
-def as_json(rows: list[Row], reference: str, results: Mapping[str, Mapping[int, RunMetrics]]) -> str:
+def as_json(rows: list[Row], reference: str, results: Mapping[str, Mapping[int, RunMetrics]],
+            others: Sequence[str] = ()) -> str:
+    """Every row and every seed's metrics; a grid with one reference is written as before the
+    other references existed (no ``other_references``, no ``vs_others``)."""
     per_seed = {run: {str(seed): metrics for seed, metrics in by_seed.items()} for run, by_seed in results.items()}
-    return json.dumps(_clean({"reference": reference, "level": 0.95, "rows": [asdict(r) for r in rows],
-                              "per_seed": per_seed}), indent=1) + "\n"
+    rows = [asdict(r) for r in rows]
+    if not others:
+        for row in rows:
+            del row["vs_others"]
+    head = {"reference": reference, **({"other_references": list(others)} if others else {})}
+    return json.dumps(_clean({**head, "level": 0.95, "rows": rows, "per_seed": per_seed}), indent=1) + "\n"
 
 
 def plot(rows: list[Row], path: str) -> None:

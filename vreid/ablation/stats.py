@@ -132,6 +132,9 @@ class Row:
     chance: dict[str, float]  # metric -> the chance level of a random ranking
     vs_reference: dict[str, Estimate] | None  # metric -> paired difference run - reference
     change: dict[str, Estimate] | None = None  # metric -> last evaluation minus the one before
+    # other reference -> metric -> paired difference run - that reference (None: the run is that
+    # reference, or no seed of theirs is shared); None for a grid with one reference
+    vs_others: dict[str, dict[str, Estimate] | None] | None = None
 
 
 def _paired(results: Mapping[int, RunMetrics], reference: Mapping[int, RunMetrics], protocol: str,
@@ -149,11 +152,23 @@ def _change(by_seed: Mapping[int, RunMetrics], protocol: str) -> dict[str, Estim
     return {metric: estimate([by_seed[s][protocol][metric] for s in seeds]) for metric in METRICS}
 
 
+def _versus(run: str, by_seed: Mapping[int, RunMetrics], reference: str,
+            results: Mapping[str, Mapping[int, RunMetrics]], protocol: str) -> dict[str, Estimate] | None:
+    """metric -> paired difference ``run`` - ``reference``; None for the reference itself or
+    when the two share no finished seed."""
+    if not reference or run == reference or not results.get(reference):
+        return None
+    paired = {metric: _paired(by_seed, results[reference], protocol, metric) for metric in METRICS}
+    return paired if all(v is not None for v in paired.values()) else None
+
+
 def summarise(results: Mapping[str, Mapping[int, RunMetrics]], reference: str = "",
-              changes: Mapping[str, Mapping[int, RunMetrics]] | None = None) -> list[Row]:
+              changes: Mapping[str, Mapping[int, RunMetrics]] | None = None,
+              others: Sequence[str] = ()) -> list[Row]:
     """``results[run][seed]`` -> one row per run and protocol, in the runs' order; ``changes``
     (``last_change`` per run and seed) adds each row's change over the last evaluation period,
-    over the seeds evaluated more than once."""
+    over the seeds evaluated more than once; ``others`` are further references, each row paired
+    against each of them too (``Row.vs_others``)."""
     rows = []
     for run, by_seed in results.items():
         if not by_seed:
@@ -163,11 +178,10 @@ def summarise(results: Mapping[str, Mapping[int, RunMetrics]], reference: str = 
             seeds = tuple(sorted(s for s, m in by_seed.items() if protocol in m))
             values = {metric: estimate([by_seed[s][protocol][metric] for s in seeds]) for metric in METRICS}
             chance = {metric: by_seed[seeds[0]][protocol].get(CHANCE[metric], math.nan) for metric in METRICS}
-            paired = None
-            if reference and run != reference and results.get(reference):
-                paired = {metric: _paired(by_seed, results[reference], protocol, metric) for metric in METRICS}
-                paired = paired if all(v is not None for v in paired.values()) else None
-            rows.append(Row(run, protocol, seeds, values, chance, paired, _change((changes or {}).get(run, {}), protocol)))
+            paired = _versus(run, by_seed, reference, results, protocol)
+            versus = {other: _versus(run, by_seed, other, results, protocol) for other in others} if others else None
+            rows.append(Row(run, protocol, seeds, values, chance, paired, _change((changes or {}).get(run, {}), protocol),
+                            versus))
     return rows
 
 

@@ -10,6 +10,7 @@ CHOICES = {
     "MODEL.DNDM.STEM_POOL": ("padded", "ceil"),
     "MODEL.DNDM.GEM": ("release", "fastreid"),
     "MODEL.DNDM.TEST_FEAT": ("bn", "pool"),
+    "MODEL.DNDM.HEAD_INIT": ("release", "fastreid"),
     "MODEL.DNDM.NGS.LOSS_FORM": ("double_sigmoid", "single"),
     "MODEL.DNDM.NGS.INIT": ("nonnegative", "pytorch"),
     "MODEL.DNDM.CCA.INIT": ("release", "pytorch"),
@@ -27,6 +28,11 @@ def add_dnreid_config(cfg: CN) -> None:
     cfg.MODEL.DNDM.GEM = "release"
     # Test embedding: "bn" (after BNNeck; the release selects checkpoints by it) or "pool".
     cfg.MODEL.DNDM.TEST_FEAT = "bn"
+    # BNNeck and classifier init: "release" (classifier N(0, 0.001), BN weight N(1, 0.01)) or
+    # "fastreid" (EmbeddingHead's own: classifier N(0, 0.01), BN weight 1), which BoT's Baseline
+    # keeps; without this key, DNDM with its modules off would differ from BoT in a way no
+    # config shows.
+    cfg.MODEL.DNDM.HEAD_INIT = "release"
 
     cfg.MODEL.DNDM.NGS = CN({"ENABLED": True})  # night-domain glare suppression
     cfg.MODEL.DNDM.NGS.THRESHOLD = 220.0  # luma above which a pixel counts as glare

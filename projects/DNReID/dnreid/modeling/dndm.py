@@ -30,6 +30,7 @@ __all__ = ["DNDM"]
 
 _STEM = ("conv1", "bn1", "relu", "maxpool")
 _STAGES = ("layer1", "layer2", "layer3", "layer4")
+HEAD_INITS = ("release", "fastreid")  # MODEL.DNDM.HEAD_INIT
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ def _check_config(cfg, last_channels: int) -> None:
             f"MODEL.HEADS.EMBEDDING_DIM 0 (is {cfg.MODEL.HEADS.EMBEDDING_DIM})")
     if dn.TEST_FEAT not in ("bn", "pool"):
         raise UserError(f"MODEL.DNDM.TEST_FEAT must be 'bn' or 'pool', got {dn.TEST_FEAT!r}")
+    if dn.HEAD_INIT not in HEAD_INITS:
+        raise UserError(f"MODEL.DNDM.HEAD_INIT must be one of {HEAD_INITS}, got {dn.HEAD_INIT!r}")
     if dn.TEST_FEAT == "bn" and not cfg.MODEL.HEADS.WITH_BNNECK:
         raise UserError("MODEL.DNDM.TEST_FEAT bn needs MODEL.HEADS.WITH_BNNECK True")
     if dn.CCA.ENABLED and cfg.MODEL.HEADS.NUM_CLASSES < 1:
@@ -108,6 +111,7 @@ class DNDM(RawPixelModel):
         num_instances: int,
         reid_loss: ReidLossSettings,
         glare_loss: GlareLossSettings,
+        head_init: str = "release",
     ):
         super().__init__(pixel_mean, pixel_std)
         # Index = domain; the night stem starts as a copy of the (pretrained) day stem.
@@ -121,7 +125,8 @@ class DNDM(RawPixelModel):
         self.num_instances = num_instances
         self.reid_loss = reid_loss
         self.glare_loss = glare_loss
-        self._init_heads()
+        if head_init == "release":
+            self._init_heads()
 
     @classmethod
     def from_config(cls, cfg) -> dict:
@@ -151,10 +156,14 @@ class DNDM(RawPixelModel):
             "num_instances": cfg.DATALOADER.NUM_INSTANCE,
             "reid_loss": ReidLossSettings.from_config(cfg, "DNDM"),
             "glare_loss": GlareLossSettings(dn.NGS.LOSS_WEIGHT, dn.NGS.LOSS_FORM),
+            "head_init": dn.HEAD_INIT,
         }
 
     def _init_heads(self) -> None:
-        """The release's init: classifier N(0, 0.001), BNNeck weight N(1, 0.01), bias 0 (frozen by fast-reid)."""
+        """The release's init: classifier N(0, 0.001), BNNeck weight N(1, 0.01), bias 0 (frozen by
+        fast-reid). MODEL.DNDM.HEAD_INIT fastreid skips it and keeps EmbeddingHead's own, as BoT's
+        Baseline does; skipping it also leaves the random stream where the Baseline leaves it, so
+        the same seed gives DNDM with BoT's switches BoT's initial weights."""
         nn.init.normal_(self.heads.weight, std=0.001)
         for m in self.heads.bottleneck.modules():
             if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.SyncBatchNorm)):
