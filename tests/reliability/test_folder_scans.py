@@ -64,7 +64,8 @@ def test_prepare_dataset_folder_counts_the_files_it_copied_unresized(mixed, tool
 
 
 def test_a_dataset_folder_names_what_it_skipped(tmp_path, caplog):
-    from jifd.data.image_folder import compile_name_pattern, read_image_folder
+    from jifd.data.image_folder import read_image_folder
+    from vreid.data.folders import compile_name_pattern
 
     folder = tmp_path / "image_train"
     folder.mkdir()

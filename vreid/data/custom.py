@@ -30,7 +30,7 @@ from typing import Callable
 from fastreid.data.datasets import DATASET_REGISTRY
 from fastreid.data.datasets.bases import ImageDataset
 
-from vreid.data.folders import image_files
+from vreid.data.folders import compile_name_pattern, image_files
 from vreid.data.paths import SeenOnce, inside
 from vreid.data.text import read_lines
 from vreid.data.times import looks_like_time, second_of_day
@@ -168,19 +168,6 @@ def read_csv(root: str, path: str, columns: Columns) -> Listing:
     return listing
 
 
-def compile_pattern(pattern: str, columns: Columns) -> re.Pattern:
-    """DATASETS.CUSTOM.PATTERN, with the named groups pid and camid (and the label's, if any)."""
-    try:
-        compiled = re.compile(pattern)
-    except re.error as e:
-        raise UserError(f"{KEYS}.PATTERN {pattern!r} is not a valid regular expression: {e}") from None
-    missing = {"pid", "camid"} - set(compiled.groupindex)
-    if missing:
-        raise UserError(f"{KEYS}.PATTERN {pattern!r} lacks the named group(s) {sorted(missing)}: write them as "
-                        r"(?P<pid>\d+) and (?P<camid>\d+)")
-    return compiled
-
-
 def _label_group(pattern: re.Pattern, columns: Columns) -> str | None:
     names = ["label", *((columns.key.option,) if columns.key is not None else ())]
     return next((n for n in names if n in pattern.groupindex), None)
@@ -213,7 +200,7 @@ def read_split(root: str, key: str, spec: str, pattern: str, columns: Columns) -
         raise UserError(f"{KEYS}.{key} {spec!r} resolves to {path}, outside {KEYS}.ROOT {root}; keep the splits "
                         "inside the data set's folder")
     if os.path.isdir(path):
-        return read_folder(root, path, compile_pattern(pattern, columns), columns), path
+        return read_folder(root, path, compile_name_pattern(pattern, f"{KEYS}.PATTERN"), columns), path
     if not os.path.isfile(path):
         raise UserError(f"{KEYS}.{key} names {path}, which is neither a list file nor a folder. {HELP}")
     read = read_csv if path.lower().endswith(".csv") else read_list

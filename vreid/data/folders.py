@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections import Counter
 from typing import Iterable
 
 from vreid.data.image_io import IMAGE_EXTENSIONS
+from vreid.errors import UserError
 
 logger = logging.getLogger(__name__)
 NO_EXTENSION = "no extension"
@@ -42,3 +44,16 @@ def image_files(folder: str, recursive: bool = True) -> list[str]:
         logger.warning(f"skipped {len(skipped)} file{'s' * (len(skipped) > 1)} of {folder} ({by_extension(skipped)}): "
                        f"not image extensions ({', '.join(IMAGE_EXTENSIONS)}); convert any image among them to one of these")
     return images
+
+
+def compile_name_pattern(pattern: str, key: str) -> re.Pattern:
+    """The regular expression of ``key``; it must define the named groups pid and camid."""
+    try:
+        compiled = re.compile(pattern)
+    except re.error as e:
+        raise UserError(f"{key} {pattern!r} is not a valid regular expression: {e}") from None
+    missing = {"pid", "camid"} - set(compiled.groupindex)
+    if missing:
+        raise UserError(f"{key} {pattern!r} lacks the named group(s) {sorted(missing)}: write them as "
+                        r"(?P<pid>\d+) and (?P<camid>\d+)")
+    return compiled

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
 import dnreid  # noqa: F401  (registers DNDM, its config keys and the paired sampler)
 from dnreid.modeling.pooling import ReleaseGeM
@@ -17,6 +16,8 @@ from vreid.ablation import load_grid
 from vreid.config import load_config
 from vreid.data.samplers import build_sampler
 from vreid.modeling import build_model
+
+from .test_dndm_as_bot import flat
 
 ROOT = Path(__file__).resolve().parents[3]
 GRIDS = ROOT / "configs" / "ablations"
@@ -42,14 +43,6 @@ STEPS = {
 }
 
 
-def flat(cfg) -> dict:
-    def walk(node, prefix=""):
-        for key, value in node.items():
-            if isinstance(value, dict):
-                yield from walk(value, f"{prefix}{key}.")
-            else:
-                yield f"{prefix}{key}", value
-    return dict(walk(yaml.safe_load(cfg.dump())))
 
 
 def run_configs(path: Path) -> dict:

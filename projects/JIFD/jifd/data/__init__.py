@@ -2,6 +2,6 @@
 SynVehicleX and SynOpri."""
 from jifd.data import datasets  # noqa: F401
 from jifd.data.datasets import SOURCES
-from jifd.data.image_folder import compile_name_pattern, read_image_folder
+from jifd.data.image_folder import read_image_folder
 
-__all__ = ["SOURCES", "compile_name_pattern", "read_image_folder"]
+__all__ = ["SOURCES", "read_image_folder"]

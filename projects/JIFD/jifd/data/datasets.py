@@ -15,10 +15,11 @@ from fastreid.data.datasets import DATASET_REGISTRY
 from fastreid.data.datasets.bases import ImageDataset
 from fastreid.data.datasets.veri import VeRi
 
+from vreid.data.folders import compile_name_pattern
 from vreid.projects import BatchKey
 
 from jifd.config import OPRI_NAME_PATTERN
-from jifd.data.image_folder import check_folders, compile_name_pattern, read_image_folder
+from jifd.data.image_folder import check_folders, read_image_folder
 
 logger = logging.getLogger(__name__)
 

@@ -14,19 +14,6 @@ from vreid.data.image_io import IMAGE_EXTENSIONS
 from vreid.errors import UserError
 
 
-def compile_name_pattern(pattern: str, key: str) -> re.Pattern:
-    """The regular expression of ``key``; it must define the named groups pid and camid."""
-    try:
-        compiled = re.compile(pattern)
-    except re.error as e:
-        raise UserError(f"{key} {pattern!r} is not a valid regular expression: {e}") from None
-    missing = {"pid", "camid"} - set(compiled.groupindex)
-    if missing:
-        raise UserError(f"{key} {pattern!r} lacks the named group(s) {sorted(missing)}: write them as "
-                        r"(?P<pid>\d+) and (?P<camid>\d+)")
-    return compiled
-
-
 def check_folders(folders: list[str], help_text: str) -> None:
     for folder in folders:
         if not os.path.isdir(folder):
