@@ -73,3 +73,10 @@ def test_dn_lists_with_a_bom_or_in_utf16_read_as_utf8_ones(data_root, tmp_path):
     def relative(records, root):
         return [(os.path.relpath(r[0], root), *r[1:]) for r in records]
     assert relative(DNLayout(str(copy)).train(), copy) == relative(DNLayout(str(original)).train(), original)
+
+
+def test_a_missing_input_is_reported_as_not_found(tmp_path):
+    missing = tmp_path / "night_images"
+    with pytest.raises(UserError) as info:
+        read_inputs([str(missing)])
+    assert str(info.value) == f"input {missing} not found: name an image file, a folder or a list file that exists"

@@ -104,7 +104,7 @@ def read_inputs(sources: Sequence[str], label: str | None = None, key: BatchKey 
         if os.path.isdir(source):
             entries += _folder(source, value)
         elif not os.path.isfile(source):
-            raise UserError(f"input {source} is neither an image, a folder nor a list file")
+            raise UserError(f"input {source} not found: name an image file, a folder or a list file that exists")
         elif is_image_name(source):
             entries.append(ImageEntry(source, value, source))
         else:
