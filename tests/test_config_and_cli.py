@@ -5,9 +5,10 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 from toyreid import PROJECT as TOY
 
-from vreid.config import get_cfg, load_config
+from vreid.config import get_cfg, load_config, readable_dump
 from vreid.errors import UserError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -56,3 +57,10 @@ def test_cli_errors_are_one_line(args, env, message, toy_root, toy_env, tmp_path
     r = _cli("--config-file", TOY_CONFIG, "OUTPUT_DIR", str(tmp_path), *args, env=env)
     assert r.returncode == 2, r.stderr[-2000:]
     assert message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_printed_defaults_write_every_value_out():
+    cfg = get_cfg()
+    text = readable_dump(cfg)
+    assert "&id" not in text and "*id" not in text  # fast-reid's NAMES and TESTS share one tuple
+    assert yaml.safe_load(text) == yaml.safe_load(cfg.dump())

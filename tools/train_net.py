@@ -14,7 +14,7 @@ import os
 from fastreid.utils import comm
 
 from vreid.cli import argument_parser, run_cli
-from vreid.config import get_cfg, load_config
+from vreid.config import get_cfg, load_config, readable_dump
 from vreid.engine import Trainer, launch, setup
 from vreid.engine.launch import Timeouts
 from vreid.engine.run_config import record_config
@@ -39,7 +39,7 @@ def main(args):
 def cli() -> int:
     args = argument_parser().parse_args()
     if args.print_defaults:
-        print(get_cfg().dump())
+        print(readable_dump(get_cfg()))
         return 0
     timeouts = Timeouts.from_config(load_config(args.config_file, args.opts))  # a bad config stops here, once
     launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,

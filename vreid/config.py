@@ -291,6 +291,19 @@ def model_config_from_text(text: str, opts: Sequence[str], origin: str) -> CfgNo
             raise UserError(f"the config stored in {origin}: {e}") from None
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """YAML without anchors and aliases: fast-reid's defaults share one tuple between
+    DATASETS.NAMES and DATASETS.TESTS, which a plain dump prints as ``&id001`` / ``*id001``."""
+
+    def ignore_aliases(self, data) -> bool:
+        return True
+
+
+def readable_dump(cfg: CfgNode) -> str:
+    """The config as YAML with every value written out, for a person to read."""
+    return yaml.dump(yaml.safe_load(cfg.dump()), Dumper=_PlainDumper)
+
+
 def config_text(cfg: CfgNode) -> str:
     """The config as YAML with MODEL.WEIGHTS absolute, so it still loads from another folder."""
     cfg = cfg.clone()
