@@ -24,12 +24,12 @@ from vreid.ablation import (as_json, auto_jobs, collect, grid_from_args, load_gr
 from vreid.ablation.grid import Grid
 from vreid.ablation.runner import is_finished, train_command
 from vreid.config import load_config
-from vreid.cli import run_cli
+from vreid.cli import run_cli, summary
 from vreid.errors import UserError
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=summary(__doc__))
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--grid", metavar="FILE.yml", help="a grid file (see vreid/ablation/grid.py)")
     source.add_argument("--run", nargs="+", action="append", metavar="WORD",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 
-from vreid.cli import add_index_build_arguments, given, index_params, run_cli
+from vreid.cli import add_index_build_arguments, given, index_params, run_cli, summary
 from vreid.deploy import GalleryIndex, load_features, load_index
 from vreid.deploy.gallery_index import sidecar_path
 from vreid.deploy.index_params import BUILD_FIELDS, flag
@@ -26,7 +26,7 @@ from vreid.projects import BatchKey, label_key
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=summary(__doc__))
     parser.add_argument("--index", required=True, metavar="FILE.faiss", help="the index to write, or to add to")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--features", nargs="+", metavar="FILE.npy",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vreid.cli import add_dataset_arguments, check_dataset_arguments, run_cli
+from vreid.cli import add_dataset_arguments, check_dataset_arguments, run_cli, summary
 from vreid.config import load_config
 from vreid.data.build import label_counts, named_datasets, split_records
 from vreid.data.folders import image_files
@@ -24,7 +24,7 @@ from vreid.errors import UserError
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=summary(__doc__))
     parser.add_argument("--folder", nargs="+", default=[], metavar="DIR", help="every image file below these")
     add_dataset_arguments(parser, "check", "decoding")
     args = parser.parse_args(argv)

@@ -22,7 +22,7 @@ import argparse
 import os
 import tempfile
 
-from vreid.cli import add_model_arguments, run_cli
+from vreid.cli import add_model_arguments, run_cli, summary
 from vreid.config import load_model_config
 from vreid.deploy import Embedder
 from vreid.deploy.images import read_inputs
@@ -38,7 +38,7 @@ CALIBRATION_IMAGES = 512  # read at most this many crops of --calibration
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=summary(__doc__))
     parser.add_argument("--output", metavar="FILE.onnx",
                         help="where to write the graph (default: beside MODEL.WEIGHTS, named "
                              "<arch>_<backbone>_<profile>_<precision>.onnx, as trackers expect a name to say)")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 
-from vreid.cli import add_label_argument, add_model_arguments, label_argument, move_overrides, run_cli
+from vreid.cli import add_label_argument, add_model_arguments, label_argument, move_overrides, run_cli, summary
 from vreid.config import load_model_config
 from vreid.deploy import Embedder, FeatureFile, Rows, read_inputs, save_features
 from vreid.deploy.feature_file import check_npy_path
@@ -29,7 +29,7 @@ from vreid.projects import label_key
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser, key = argparse.ArgumentParser(description=__doc__.splitlines()[0]), label_key()
+    parser, key = argparse.ArgumentParser(description=summary(__doc__)), label_key()
     parser.add_argument("--input", nargs="+", required=True, metavar="PATH",
                         help=f"image files, folders or list files ('{line_format(key)}' per line)")
     add_label_argument(parser, key, "images")

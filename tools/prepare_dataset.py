@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from vreid.cli import add_dataset_arguments, check_dataset_arguments, run_cli
+from vreid.cli import add_dataset_arguments, check_dataset_arguments, run_cli, summary
 from vreid.config import load_config
 from vreid.data.build import data_root, named_datasets, split_records
 from vreid.data.folders import by_extension
@@ -28,7 +28,7 @@ from vreid.errors import UserError
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=summary(__doc__))
     parser.add_argument("--folder", default="", metavar="DIR", help="a folder below the data root, or any folder")
     parser.add_argument("--output", required=True, metavar="ROOT", help="the new data root")
     parser.add_argument("--longer-side", type=int, default=320, help="longest image side in the copy (default 320)")

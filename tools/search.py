@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from vreid.cli import add_index_search_arguments, add_label_argument, given, label_argument, move_overrides, run_cli
+from vreid.cli import add_index_search_arguments, add_label_argument, given, label_argument, move_overrides, run_cli, summary
 from vreid.deploy import Hit, ImageEntry, SavedGallery, hits_table, open_gallery, read_inputs
 from vreid.deploy.images import line_format
 from vreid.deploy.index_params import SEARCH_FIELDS
@@ -23,7 +23,7 @@ from vreid.visualization import RankRow, draw_ranklist
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser, key = argparse.ArgumentParser(description=__doc__.splitlines()[0]), label_key()
+    parser, key = argparse.ArgumentParser(description=summary(__doc__)), label_key()
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--features", metavar="FILE.npy", help="gallery features and their .json index (exact search)")
     source.add_argument("--index", metavar="FILE.faiss", help="a gallery index of tools/build_index.py instead")

@@ -17,7 +17,7 @@ import argparse
 import os
 import sys
 
-from vreid.cli import add_index_search_arguments, given, run_cli
+from vreid.cli import add_index_search_arguments, given, run_cli, summary
 from vreid.deploy.index_params import SEARCH_FIELDS, IndexParams
 from vreid.errors import UserError
 from vreid.projects import label_key
@@ -36,7 +36,7 @@ TOKEN_ENV = "VREID_SERVE_TOKEN"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=summary(__doc__))
     parser.add_argument("--index", required=True, metavar="FILE.faiss",
                         help="the gallery: a tools/build_index.py index (imported on the first start), a gallery "
                              "this tool made, or a new name (with --config-file: an empty gallery)")

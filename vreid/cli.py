@@ -67,6 +67,12 @@ def run_cli(main: Callable[[], int | None]) -> None:
 
 # --- training ------------------------------------------------------------------------------------
 
+def summary(doc: str) -> str:
+    """A tool's module docstring's first paragraph as one line, for its --help description (its
+    first line alone may stop mid-sentence)."""
+    return " ".join(doc.split("\n\n")[0].split())
+
+
 def argument_parser(description: str = "vehicle ReID training") -> argparse.ArgumentParser:
     """fast-reid's arguments (--config-file, --eval-only, --resume, --num-gpus, ...)."""
     parser = default_argument_parser()
