@@ -279,3 +279,33 @@ def boxmot() -> Callable:
         feats = session.run([session.get_outputs()[0].name], {session.get_inputs()[0].name: images})[0]
         return images, feats / np.linalg.norm(feats, axis=-1, keepdims=True)
     return run
+
+
+def _veriwild_image(path: Path, seed: int) -> None:
+    """A small JPEG whose bytes differ from every other seed's (the test-set checks compare bytes)."""
+    import numpy as np
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.random.default_rng(seed).integers(0, 255, (12, 12, 3), dtype=np.uint8)).save(path, quality=95)
+
+
+@pytest.fixture(scope="session")
+def veriwild() -> Callable[..., Path]:
+    """veriwild(root, lists={"train_list.txt": [(vid, camera, "HH:MM:SS"), ...], ...}) writes
+    VERI-Wild/images/<vid>/<image id>.jpg, the lists and vehicle_info.txt (with its header line)."""
+    def write(root: Path, lists: dict[str, list[tuple[int, int, str]]]) -> Path:
+        base, image_id = root / "VERI-Wild", 0
+        (base / "train_test_split").mkdir(parents=True, exist_ok=True)
+        info = ["id/image;Camera ID;Time;Model;Type;Color"]
+        for name, images in lists.items():
+            lines = []
+            for vid, camera, clock in images:
+                image_id += 1
+                _veriwild_image(base / "images" / f"{vid:05d}" / f"{image_id:06d}.jpg", image_id)
+                lines.append(f"{vid:05d}/{image_id:06d}")
+                info.append(f"{vid:05d}/{image_id:06d};{camera};2018-03-11 {clock};Audi;SUV;white")
+            (base / "train_test_split" / name).write_text("\n".join(lines) + "\n")
+        (base / "train_test_split" / "vehicle_info.txt").write_text("\n".join(info) + "\n")
+        return base
+    return write

@@ -41,24 +41,3 @@ def vehicleid() -> Callable[..., Path]:
             (base / "train_test_split" / name).write_text("\n".join(lines) + "\n")
         return base
     return write
-
-
-@pytest.fixture(scope="session")
-def veriwild() -> Callable[..., Path]:
-    """veriwild(root, lists={"train_list.txt": [(vid, camera, "HH:MM:SS"), ...], ...}) writes
-    VERI-Wild/images/<vid>/<image id>.jpg, the lists and vehicle_info.txt (with its header line)."""
-    def write(root: Path, lists: dict[str, list[tuple[int, int, str]]]) -> Path:
-        base, image_id = root / "VERI-Wild", 0
-        (base / "train_test_split").mkdir(parents=True, exist_ok=True)
-        info = ["id/image;Camera ID;Time;Model;Type;Color"]
-        for name, images in lists.items():
-            lines = []
-            for vid, camera, clock in images:
-                image_id += 1
-                write_image(base / "images" / f"{vid:05d}" / f"{image_id:06d}.jpg", image_id)
-                lines.append(f"{vid:05d}/{image_id:06d}")
-                info.append(f"{vid:05d}/{image_id:06d};{camera};2018-03-11 {clock};Audi;SUV;white")
-            (base / "train_test_split" / name).write_text("\n".join(lines) + "\n")
-        (base / "train_test_split" / "vehicle_info.txt").write_text("\n".join(info) + "\n")
-        return base
-    return write

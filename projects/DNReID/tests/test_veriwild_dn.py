@@ -34,22 +34,6 @@ def _image(path: Path, seed: int) -> None:
     Image.fromarray(np.random.default_rng(seed).integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(path)
 
 
-def write_veriwild(root: Path, lists: dict[str, list[tuple[int, int, str]]]) -> Path:
-    """VERI-Wild/images/<vid>/<image>.jpg, the lists and vehicle_info.txt with its header line."""
-    base, image_id, info = root / "VERI-Wild", 0, ["id/image;Camera ID;Time;Model;Type;Color"]
-    (base / "train_test_split").mkdir(parents=True)
-    for name, images in lists.items():
-        lines = []
-        for vid, camera, clock in images:
-            image_id += 1
-            _image(base / "images" / f"{vid:05d}" / f"{image_id:06d}.jpg", image_id)
-            lines.append(f"{vid:05d}/{image_id:06d}")
-            info.append(f"{vid:05d}/{image_id:06d};{camera};2018-03-11 {clock};Audi;SUV;white")
-        (base / "train_test_split" / name).write_text("\n".join(lines) + "\n")
-    (base / "train_test_split" / "vehicle_info.txt").write_text("\n".join(info) + "\n")
-    return base
-
-
 @pytest.fixture
 def root(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("FASTREID_DATASETS", str(tmp_path))
@@ -57,8 +41,8 @@ def root(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture
-def layout(root) -> Path:
-    return write_veriwild(root, {"train_list.txt": TRAIN, "test_10000_query.txt": QUERY, "test_10000.txt": GALLERY,
+def layout(root, veriwild) -> Path:
+    return veriwild(root, {"train_list.txt": TRAIN, "test_10000_query.txt": QUERY, "test_10000.txt": GALLERY,
                                  "test_3000_query.txt": QUERY[:2], "test_3000.txt": GALLERY[:4]})
 
 
