@@ -82,6 +82,12 @@ def test_resume_with_another_config_is_refused_or_recorded(toy_cfg, toy_root, to
     resumed.train()
     assert (tmp_path / "config.yaml").read_text() == record  # the first record stays
     assert "BASE_LR: 0.01" in (tmp_path / "config.resumed_epoch1.yaml").read_text()
+    # the run now goes on with the new config: a plain --resume with it (what an interrupted run
+    # prints) is accepted, and the first one is refused against the latest record
+    Trainer(toy_cfg(str(tmp_path), "SOLVER.MAX_EPOCH", 2, "SOLVER.BASE_LR", 0.01)).resume_or_load(resume=True)
+    with pytest.raises(UserError, match=rf"^--resume: .* {tmp_path}/config.resumed_epoch1.yaml recorded .*"
+                                        r"\(SOLVER.BASE_LR 0.01 -> 0.001, SOLVER.MAX_EPOCH 2 -> 1\)"):
+        Trainer(toy_cfg(str(tmp_path), "SOLVER.MAX_EPOCH", 1)).resume_or_load(resume=True)
 
 
 def test_resume_with_weights_of_another_depth_is_one_line(toy_cfg, toy_root, toy_installed, tmp_path):

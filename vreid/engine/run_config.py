@@ -10,6 +10,7 @@ it. ``--resume-with-changes`` continues anyway and records the new config beside
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import yaml
@@ -43,13 +44,22 @@ def changed_keys(recorded: str, cfg: CfgNode) -> list[tuple[str, Any, Any]]:
     return [(k, old[k], new[k]) for k in sorted(new) if k in old and k not in HOW and old[k] != new[k]]
 
 
+def latest_record(output_dir: str) -> str:
+    """The config the run last went on with: RECORD, or the RESUMED record of the latest
+    --resume-with-changes, which a plain --resume of the run (the command an interrupted run
+    prints) then brings."""
+    resumed = [(int(m.group(1)), name) for name in os.listdir(output_dir)
+               if (m := re.fullmatch(r"config\.resumed_epoch(\d+)\.yaml", name))]
+    return os.path.join(output_dir, max(resumed)[1] if resumed else RECORD)
+
+
 def resumed_record(output_dir: str, cfg: CfgNode, allow_changes: bool) -> str | None:
-    """The record a resumed run writes: none when its config is the recorded one, RECORD when the
+    """The record a resumed run writes: none when its config is the latest recorded one, RECORD when the
     folder has no record yet, RESUMED with ``allow_changes``; a changed config without it stops
     with the keys that differ."""
-    path = os.path.join(output_dir, RECORD)
-    if not os.path.isfile(path):
+    if not os.path.isfile(os.path.join(output_dir, RECORD)):
         return RECORD
+    path = latest_record(output_dir)
     with open(path, encoding="utf-8") as f:
         changes = changed_keys(f.read(), cfg)
     if not changes:
