@@ -105,6 +105,7 @@ def _test_counts(xml: Path) -> str:
 
 def run(args: argparse.Namespace) -> int:
     start = time.monotonic()
+    args.out = args.out.resolve()  # the tests and the benchmark run in ROOT: a relative --out means here
     args.out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TORCHINDUCTOR_CACHE_DIR": "/tmp/vreid-inductor"}
     if args.smoke:
