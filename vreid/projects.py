@@ -125,6 +125,18 @@ def _entry_points() -> dict[str, EntryPoint]:
     return points
 
 
+def _load(point: EntryPoint):
+    """The entry point's object; a package that is gone (its folder deleted, setup.py edited without
+    `make venv`) is one line, while an import error inside a present package keeps its traceback."""
+    try:
+        return point.load()
+    except ModuleNotFoundError as e:
+        if e.name is None or not point.module.startswith(e.name):
+            raise
+        raise UserError(f"the installed entry point {point.name} = {point.value} names module {e.name}, which is "
+                        "gone: run `make venv` after removing a project (or pip uninstall its package)") from None
+
+
 def installed_projects() -> tuple[ProjectSpec, ...]:
     """Every project under the ``vreid.projects`` entry points (those ``VREID_PROJECTS`` names,
     when it is set), in entry-point name order."""
@@ -138,7 +150,7 @@ def installed_projects() -> tuple[ProjectSpec, ...]:
                             f"declares; installed projects: {', '.join(sorted(points)) or 'none'}")
     found = []
     for point in (points[n] for n in sorted(chosen)):
-        spec = point.load()
+        spec = _load(point)
         if not isinstance(spec, ProjectSpec):
             raise TypeError(f"entry point {point.name} = {point.value} is a {type(spec).__name__}, "
                             "not a vreid.projects.ProjectSpec")
