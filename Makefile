@@ -19,7 +19,7 @@ CHROMIUM ?= /usr/bin/chromium
 # what was installed is then checked package by package against the lock.
 INSTALL = $(1)/bin/python -m pip install -qq --disable-pip-version-check
 
-.PHONY: demo test venv lock clean-demo gpu-wheels gpu-check test-gpu chromium
+.PHONY: demo test test-docs venv lock clean-demo gpu-wheels gpu-check test-gpu chromium
 
 venv: $(VENV)/.installed
 
@@ -39,6 +39,11 @@ demo: venv
 
 test: venv chromium
 	$(BIN)/python -m pytest -q
+
+# Every command block of the README and docs/, the slow ones too (the demo, benchmarks, grids;
+# `make test` runs the others): tests/docs/docs_blocks.py says how a block is marked.
+test-docs: venv
+	VREID_DOCS=all $(BIN)/python -m pytest -q tests/docs
 
 # Installed where this can (root with apt-get: CI, a fresh machine); elsewhere the browser test
 # is skipped with the reason, and the rest of the suite runs.
