@@ -1,5 +1,6 @@
-"""ToyReID: the core's test project, built by README.md's "Adding a third project" steps and
-nothing else, so the walkthrough is tested wherever the core tests run.
+"""ToyReID: the core's test project, built by the steps of docs/new_project.md and nothing else,
+so the walkthrough is tested wherever the core tests run (and tests/test_new_project_walkthrough.py
+fails when the page no longer shows these files as they are).
 
 Step 1 is the package layout (``tests/toy_project/toyreid/`` stands for
 ``projects/<Name>/<package>/``); step 2 the config hook (``config.py``); step 3 the dataset
