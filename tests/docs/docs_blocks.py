@@ -70,6 +70,12 @@ class Block:
     def runs(self) -> bool:
         return self.language in LANGUAGES and self.label in RUN_LABELS
 
+    @property
+    def reusable(self) -> bool:
+        """Run once per scratch folder: what it leaves behind is all later blocks need (a server
+        must run again, and a checked output must be printed again)."""
+        return self.language == "bash" and self.label != "background" and not self.outputs
+
     def script(self) -> str:
         """The block as bash lines of the page's script."""
         if self.language == "python":
@@ -160,7 +166,7 @@ def run_page(blocks: list[Block], scratch: Path, slow: bool, timeout: float) -> 
     skipped = []
     for block in chosen:
         parts.append(f"echo '{MARK.format(block.line)}'")
-        if block.text in done and block.language == "bash" and not block.outputs:
+        if block.text in done and block.reusable:
             skipped.append(block)
             parts.append(block.exports())
         else:
@@ -180,7 +186,7 @@ def run_page(blocks: list[Block], scratch: Path, slow: bool, timeout: float) -> 
         elif current is not None:
             outputs[current] += line
     failed = next((b for b in chosen if b.line == current), None) if proc.returncode else None
-    ran = [b.text for b in chosen if b.line in outputs and b is not failed and b.language == "bash"]
+    ran = [b.text for b in chosen if b.line in outputs and b is not failed and b.reusable]
     _done_file(scratch).write_text("\0".join(done | set(ran)))
     return PageRun(proc.returncode, proc.stdout, outputs, failed, skipped)
 
