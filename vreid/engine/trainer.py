@@ -123,7 +123,10 @@ class Trainer(DefaultTrainer):
             return super().train()
 
     def before_train(self) -> None:
-        """A resumed run's random generators and logged history, as the interrupted run had them."""
+        """A resumed run's random generators and logged history, as the interrupted run had them;
+        the storage learns the run's length, for losses that follow training progress
+        (``vreid.modeling.reid_losses.training_progress``)."""
+        self.storage.max_iter = self.max_iter
         rng = self.restored.get("rng", [])
         if len(rng) == comm.get_world_size():
             set_rng_state(rng[comm.get_rank()])

@@ -74,6 +74,17 @@ def in_trainer() -> bool:
     return True
 
 
+def training_progress() -> float:
+    """The share of training done, iteration / max_iter in [0, 1], for a loss whose weight
+    follows training (JIFD's DANN reversal schedule); 1 outside a trainer, so a test or tool
+    calling the model sees the weights training ends with."""
+    if not in_trainer():
+        return 1.0
+    storage = get_event_storage()
+    max_iter = getattr(storage, "max_iter", 0)  # set by vreid's trainer before training
+    return min(storage.iter / max_iter, 1.0) if max_iter else 1.0
+
+
 def reid_losses(outputs: dict[str, Tensor], targets: Tensor, settings: ReidLossSettings) -> dict[str, Tensor]:
     """CE on the head's logits and triplet on its features, in float32 so autocast does not
     round them (float64 stays float64); logs the training accuracy when a trainer is running."""

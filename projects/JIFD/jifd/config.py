@@ -3,8 +3,11 @@ switch, so each ablation is a config file; [design] constants are keys a user ho
 paper can set to its values."""
 from fastreid.config import CfgNode as CN
 
+from vreid.config import declare_choices, declare_minimum
+
 # Opri's naming is unpublished: assume VeRi's `<pid>_c<cam>_<...>.jpg`.
 OPRI_NAME_PATTERN = r"^(?P<pid>\d+)_c(?P<camid>\d+)_"
+GRL_SCHEDULES = ("constant", "dann")  # MODEL.JIFD.DOMAIN.GRL_SCHEDULE (modeling.grad_reverse)
 
 
 def add_jifd_config(cfg: CN) -> None:
@@ -31,10 +34,20 @@ def add_jifd_config(cfg: CN) -> None:
     # What the ReID network sees in training: "residual" (x - G(x)) or "both" (x and x - G(x)
     # concatenated along the batch). The test path always uses the residual.
     j.VAE.REID_INPUT = "residual"
+    # Weight of the share of the variance of x - G(x), average-pooled to SHARE_POOL x SHARE_POOL
+    # pixels, that the domain explains (feature_objectives.label_share): G is asked to take out
+    # what differs between the domains (light, colour cast, background), not to copy the image.
+    j.VAE.DOMAIN_SHARE_WEIGHT = 0.0
+    j.VAE.SHARE_POOL = 8
+    declare_choices("MODEL.JIFD.DOMAIN.GRL_SCHEDULE", GRL_SCHEDULES)
+    declare_minimum("MODEL.JIFD.VAE.SHARE_POOL", 1, "pooled pixels a side")
 
     # Feature-level disentanglers: MLP FEAT_DIM -> HIDDEN_DIM (BN, ReLU) -> FEAT_DIM (BN).
     j.DISENTANGLER_HIDDEN_DIM = 1024
     j.DI = CN({"ENABLED": True})  # domain-invariant branch: the test embedding; off = f itself
+    # Weight of the share of f_di's batch variance explained by the domain
+    # (feature_objectives.label_share): the domain's linear trace, removed without an adversary.
+    j.DI.DOMAIN_SHARE_WEIGHT = 0.0
     j.DS = CN({"ENABLED": True})  # domain-specific branch with its own identity classifier
     j.DS.CLS_WEIGHT = 1.0
     # Weight of a plain (not reversed) domain classifier on f_ds, so f_ds holds the domain; 0: off.
@@ -43,7 +56,7 @@ def add_jifd_config(cfg: CN) -> None:
     j.CI.CLS_WEIGHT = 1.0  # its classifier learns identities from the detached f_ci
     j.CI.CONFUSION_WEIGHT = 1.0  # D_ci and the backbone push that classifier to uniform
     # The remedy for an f_ci that meets class confusion by shrinking or by hiding identity from
-    # its classifier (feature_objectives.identity_share_loss): D_ci's output BN without scale
+    # its classifier (feature_objectives.label_share): D_ci's output BN without scale
     # and shift, and the weight of the share of f_ci's batch variance explained by identity.
     j.CI.OUTPUT_AFFINE = True
     j.CI.IDENTITY_SHARE_WEIGHT = 0.0
@@ -59,6 +72,9 @@ def add_jifd_config(cfg: CN) -> None:
     j.DOMAIN.HIDDEN_DIM = 256
     j.DOMAIN.NEG_SLOPE = 0.2  # LeakyReLU slope
     j.DOMAIN.GRL_COEFF = 0.1
+    # "constant": the reversal is GRL_COEFF throughout; "dann": GRL_COEFF x (2 / (1 + e^(-10 p)) - 1)
+    # over training progress p, DANN's ramp from 0 (a random discriminator's gradient is noise).
+    j.DOMAIN.GRL_SCHEDULE = "constant"
     j.DOMAIN.WEIGHT = 0.01
 
     # MINE estimator between (f_ds, f_ci) and (f_di, f_ci); the features get its reversed gradient.

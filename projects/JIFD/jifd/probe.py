@@ -12,8 +12,18 @@ is fitted on part of the training sources' images and scored on the rest:
 
 beside the mean norm of each branch (a branch that wins its loss by shrinking shows here) and
 G's reconstruction MSE and ||x - G(x)|| / ||x|| (how much of the image the ReID network sees).
-The split is by image within each identity, so an identity probe scores identities it was fitted
-on; the chance level is the share of the most frequent label among the held-out images.
+The chance level is the share of the most frequent label among the held-out images.
+
+Two splits. By image within each identity: an identity probe scores identities it was fitted on.
+By identity (the ``_new_ids`` probes): the probe is fitted on some identities and scored on the
+others. A domain probe needs the second wherever each identity lives in one domain, as with
+source datasets: a feature that tells 320 identities apart lets a linear probe learn which
+identity belongs to which source (any labelling of 320 points in 512 dimensions is linearly
+separable), so a within-identity split reads the domain through identity even from a feature
+with no domain look at all. Scored on new identities, the probe must find a direction that
+tells the domains apart across identities: the domain look itself. The image-level probes ask
+the same of the pixels, average-pooled to PIXEL_POOL x PIXEL_POOL: from x, and from x - G(x),
+which should hold less of the domain than x when G takes the domain look out.
 """
 from __future__ import annotations
 
@@ -35,14 +45,20 @@ from fastreid.evaluation.evaluator import inference_context
 from vreid.data import build_train_set
 from vreid.errors import UserError
 
-__all__ = ["DisentanglementProbe", "ProbeFit", "held_out_split", "probe_accuracy", "PROBES"]
+__all__ = ["DisentanglementProbe", "ProbeFit", "held_out_split", "held_out_identities", "probe_accuracy",
+           "PROBES", "PIXEL_POOL"]
 
 logger = logging.getLogger(__name__)
 
-# probe name -> (branch, label): what each branch should and should not hold.
-PROBES = {"ci_identity": ("f_ci", "identity"), "di_domain": ("f_di", "domain"),
-          "ds_domain": ("f_ds", "domain"), "di_identity": ("f_di", "identity")}
+# probe name -> (branch, label, split): what each branch should and should not hold; the split
+# holds out a share of each identity's images ("images") or a share of the identities ("identities").
+PROBES = {"ci_identity": ("f_ci", "identity", "images"), "di_domain": ("f_di", "domain", "images"),
+          "ds_domain": ("f_ds", "domain", "images"), "di_identity": ("f_di", "identity", "images"),
+          "di_domain_new_ids": ("f_di", "domain", "identities"), "ds_domain_new_ids": ("f_ds", "domain", "identities"),
+          "x_domain_new_ids": ("x_pixels", "domain", "identities"),
+          "residual_domain_new_ids": ("residual_pixels", "domain", "identities")}
 BRANCHES = ("f", "f_di", "f_ds", "f_ci")
+PIXEL_POOL = 8  # side of the pooled images the image-level probes read
 IMAGE_STATS = ("vae_rec_mse", "vae_residual_ratio")
 
 
@@ -65,6 +81,15 @@ def held_out_split(labels: Tensor, fraction: float, seed: int) -> Tensor:
         count = min(round(fraction * len(index)), len(index) - 1)
         held[index[torch.randperm(len(index), generator=gen)[:count]]] = True
     return held
+
+
+def held_out_identities(identities: Tensor, fraction: float, seed: int) -> Tensor:
+    """A boolean mask of the scored samples: every image of a seeded ``fraction`` of the
+    identities, rounded, leaving at least one identity to fit on."""
+    ids = identities.unique()
+    count = min(max(round(fraction * len(ids)), 1), len(ids) - 1)
+    chosen = ids[torch.randperm(len(ids), generator=torch.Generator().manual_seed(seed))[:count]]
+    return torch.isin(identities, chosen)
 
 
 def probe_accuracy(features: Tensor, labels: Tensor, held: Tensor, fit: ProbeFit) -> tuple[float, float]:
@@ -135,11 +160,12 @@ class DisentanglementProbe:
 
     def __call__(self, model: nn.Module) -> dict[str, float]:
         values, labels = self.extract(model)
-        held = held_out_split(labels["identity"], self.held_out, self.seed)
+        held = {"images": held_out_split(labels["identity"], self.held_out, self.seed),
+                "identities": held_out_identities(labels["identity"], self.held_out, self.seed)}
         metrics = {}
-        for name, (branch, label) in PROBES.items():
+        for name, (branch, label, split) in PROBES.items():
             if branch in values:
-                acc, chance = probe_accuracy(values[branch], labels[label], held, self.fit)
+                acc, chance = probe_accuracy(values[branch], labels[label], held[split], self.fit)
                 metrics[f"probe/{name}_acc"], metrics[f"probe/chance_{name}_acc"] = acc, chance
         metrics.update({f"probe/{b}_norm": values[b].float().norm(dim=1).mean().item() for b in BRANCHES if b in values})
         metrics.update({f"probe/{s}": values[s].float().mean().item() for s in IMAGE_STATS if s in values})

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fastreid.utils.events import EventStorage, JSONWriter
-from jifd.probe import PROBES, DisentanglementProbe, ProbeFit, held_out_split, probe_accuracy
+from jifd.probe import PROBES, DisentanglementProbe, ProbeFit, held_out_identities, held_out_split, probe_accuracy
 from vreid.evaluation.extra import run_extra_evaluations
 from vreid.visualization import plot_curves, read_metrics
 
@@ -46,15 +46,26 @@ def test_one_hot_label_probes_at_100_and_noise_at_chance():
     assert scaled == 100.0  # standardised: a small feature is not a feature without information
 
 
+def test_held_out_identities_score_every_image_of_a_share_of_the_identities():
+    identity, domain = labels()
+    held = held_out_identities(identity, 0.5, seed=0)
+    assert len(identity[held].unique()) == IDS // 2 and not set(identity[held].tolist()) & set(identity[~held].tolist())
+    assert torch.equal(held, held_out_identities(identity, 0.5, seed=0))
+    few = torch.tensor([0, 0, 1])
+    assert len(few[held_out_identities(few, 0.99, seed=0)].unique()) == 1  # one identity kept to fit on
+
+
 class KnownBranches(nn.Module):
     """probe_features as JIFD's, with f_di the one-hot identity, f_ds the one-hot domain and
-    f_ci noise; G's statistics constant."""
+    f_ci noise; the pixels of x carry the domain plus noise, those of x - G(x) noise only; G's
+    statistics constant."""
 
     def probe_features(self, batch: dict) -> dict[str, torch.Tensor]:
-        n = len(batch["targets"])
+        n, seed = len(batch["targets"]), int(batch["targets"][0])
         f_di = F.one_hot(batch["targets"], IDS).float()
         return {"f": 3 * f_di, "f_di": f_di, "f_ds": F.one_hot(batch["sources"], DOMAINS).float(),
-                "f_ci": noise(n, int(batch["targets"][0])), "vae_rec_mse": torch.full((n,), 0.25),
+                "f_ci": noise(n, seed), "x_pixels": noise(n, seed + 100) + 4 * batch["sources"][:, None],
+                "residual_pixels": noise(n, seed + 200), "vae_rec_mse": torch.full((n,), 0.25),
                 "vae_residual_ratio": torch.full((n,), 0.5)}
 
 
@@ -69,8 +80,13 @@ def test_probe_of_known_branches():
     assert {f"probe/{name}_acc" for name in PROBES} | {f"probe/chance_{name}_acc" for name in PROBES} <= set(metrics)
     assert metrics["probe/di_identity_acc"] == 100.0 and metrics["probe/ds_domain_acc"] == 100.0
     assert metrics["probe/ci_identity_acc"] <= metrics["probe/chance_ci_identity_acc"] + 10.0
-    # f_di is the identity, so the domain follows from it here: the probe reports what is there.
+    # f_di is the identity, so the domain follows from it on the identities the probe was fitted
+    # on, and not on new ones: the one-hot of an unseen identity tells nothing about its domain.
     assert metrics["probe/di_domain_acc"] == 100.0 and metrics["probe/chance_di_domain_acc"] == 50.0
+    assert metrics["probe/di_domain_new_ids_acc"] <= metrics["probe/chance_di_domain_new_ids_acc"] + 10.0
+    assert metrics["probe/ds_domain_new_ids_acc"] == 100.0  # the domain itself carries over
+    assert metrics["probe/x_domain_new_ids_acc"] == 100.0
+    assert metrics["probe/residual_domain_new_ids_acc"] <= metrics["probe/chance_residual_domain_new_ids_acc"] + 15.0
     assert metrics["probe/f_norm"] == pytest.approx(3.0) and metrics["probe/f_di_norm"] == pytest.approx(1.0)
     assert metrics["probe/vae_rec_mse"] == pytest.approx(0.25) and metrics["probe/vae_residual_ratio"] == 0.5
 

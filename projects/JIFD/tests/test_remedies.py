@@ -11,7 +11,7 @@ from torch import nn
 from fastreid.utils.events import EventStorage
 from jifd.modeling import MINE, RingLoss
 from jifd.modeling.disentangler import Disentangler
-from jifd.modeling.feature_objectives import FeatureObjectives, build_feature_objectives, identity_share_loss
+from jifd.modeling.feature_objectives import FeatureObjectives, build_feature_objectives, label_share
 from jifd.modeling.grad_reverse import scale_gradient
 from jifd.modeling.jifd import rec_stages
 from jifd.probe import ProbeFit, held_out_split, probe_accuracy
@@ -47,7 +47,7 @@ def batch() -> dict:
 DIM, HIDDEN, IDS = 32, 64, 8
 TOY_STEPS, TOY_PER_ID = 400, 16  # a batch of 128: the share is estimated on 16 images per identity
 WEIGHTS = {"ds_cls": 1.0, "ds_domain": 0.0, "ci_cls": 1.0, "ci_confusion": 1.0, "ci_share": 0.0,
-           "domain": 0.0, "mine": 1e-4, "recon": 0.01, "ring": 0.0}
+           "di_share": 0.0, "domain": 0.0, "mine": 1e-4, "recon": 0.01, "ring": 0.0}
 
 
 def train_toy(remedy: bool) -> tuple[float, float, float]:
@@ -95,14 +95,19 @@ def test_class_irrelevant_remedy_keeps_the_identity_probe_near_chance_without_co
     assert norm > 0.8 * DIM ** 0.5, norm  # unit variance per dimension: no collapse
 
 
-def test_identity_share_is_one_for_pure_identity_and_blind_to_scale():
+def test_label_share_is_one_for_pure_labels_and_blind_to_each_dimensions_scale():
     y = torch.arange(4).repeat_interleave(3)
-    assert identity_share_loss(F.one_hot(y).float(), y).item() == pytest.approx(1.0)
+    assert label_share(F.one_hot(y).float(), y).item() == pytest.approx(1.0)
     x = torch.randn(12, 6, generator=torch.Generator().manual_seed(0))
-    share = identity_share_loss(x, y).item()
-    assert 0.0 < share < 1.0 and identity_share_loss(1e-3 * x, y).item() == pytest.approx(share, rel=1e-4)
-    same_mean = torch.cat([x[:3]] * 4)  # every identity has the same samples: equal means
-    assert identity_share_loss(same_mean, y).item() == pytest.approx(0.0, abs=1e-6)
+    share = label_share(x, y).item()
+    assert 0.0 < share < 1.0 and label_share(1e-3 * x, y).item() == pytest.approx(share, rel=1e-4)
+    same_mean = torch.cat([x[:3]] * 4)  # every label has the same samples: equal means
+    assert label_share(same_mean, y).item() == pytest.approx(0.0, abs=1e-6)
+    # A label in one quiet dimension weighs as much as in a loud one: a trace ratio would miss it.
+    quiet, loud = (torch.cat([x[:, :5], s * y[:, None].float()], 1) for s in (1e-3, 1e3))
+    assert label_share(quiet, y).item() == pytest.approx(label_share(loud, y).item(), rel=1e-4)
+    assert label_share(quiet, y).item() > share
+    assert label_share(torch.ones(12, 6), y).item() == 0.0  # nothing varies: nothing to read
 
 
 def test_remedy_and_f_ds_domain_classifier_by_config():

@@ -10,7 +10,7 @@ class Disentangler(nn.Sequential):
 
     ``output_affine`` False drops the output BN's scale and shift: every dimension then has zero
     mean and unit variance on each training batch, so the feature cannot shrink toward zero
-    (the class-irrelevant branch's remedy, see feature_objectives.identity_share_loss)."""
+    (the class-irrelevant branch's remedy, see feature_objectives.label_share)."""
 
     def __init__(self, feat_dim: int, hidden_dim: int, output_affine: bool = True) -> None:
         super().__init__(

@@ -9,16 +9,16 @@ __all__ = ["DomainDiscriminator"]
 
 
 class DomainDiscriminator(nn.Module):
-    """GRL(coeff) -> Linear(in_dim, hidden) -> LeakyReLU -> Linear(hidden, num_domains).
+    """GRL(coeff, schedule) -> Linear(in_dim, hidden) -> LeakyReLU -> Linear(hidden, num_domains).
 
     ``reverse`` False leaves out the reversal: a plain domain classifier whose loss the features
     it sees also lower, which makes the domain-specific branch hold the domain."""
 
     def __init__(self, in_dim: int, num_domains: int, hidden_dim: int = 256, neg_slope: float = 0.2,
-                 grl_coeff: float = 0.1, reverse: bool = True) -> None:
+                 grl_coeff: float = 0.1, reverse: bool = True, schedule: str = "constant") -> None:
         super().__init__()
         self.num_domains = num_domains
-        self.reverse = GradientReversal(grl_coeff) if reverse else nn.Identity()
+        self.reverse = GradientReversal(grl_coeff, schedule) if reverse else nn.Identity()
         self.classifier = nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.LeakyReLU(neg_slope),
                                         nn.Linear(hidden_dim, num_domains))
 

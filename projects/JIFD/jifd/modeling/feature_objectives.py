@@ -22,7 +22,7 @@ from .grad_reverse import grad_reverse
 from .mine import MINE
 from .ring import RingLoss
 
-__all__ = ["FeatureObjectives", "class_confusion_loss", "identity_share_loss", "build_feature_objectives"]
+__all__ = ["FeatureObjectives", "class_confusion_loss", "label_share", "build_feature_objectives"]
 
 
 def class_confusion_loss(features: Tensor, classifier_weight: Tensor) -> Tensor:
@@ -32,34 +32,41 @@ def class_confusion_loss(features: Tensor, classifier_weight: Tensor) -> Tensor:
     return -log_probs.mean(dim=1).mean()
 
 
-def identity_share_loss(features: Tensor, targets: Tensor) -> Tensor:
-    """The share of the batch's feature variance that the identity means explain,
-    tr(S_between) / tr(S_total), in [0, 1]: the class-irrelevant branch's remedy.
+def label_share(features: Tensor, labels: Tensor) -> Tensor:
+    """The share of each dimension's batch variance that the label means explain (the R^2 of
+    fitting the dimension by its label means), averaged over the dimensions that vary, in
+    [0, 1]; 0 when none varies. The remedy of a branch that must not hold a label: identity in
+    f_ci, the domain in f_di, the domain in the pooled pixels of x - G(x).
 
-    Why: class confusion against one learned classifier can be met without losing identity.
-    f_ci = 0 minimises it exactly, and short of that f_ci can keep identity in directions that
-    classifier does not (yet) weigh; a fresh probe then reads identity at 100 % while the
-    confusion loss sits at log C. What a linear probe exploits is a difference between the
-    identity-conditional means of the feature: a classifier's expected score for class c on
-    identity y is w_c . mu_y + b_c, the same for every y when the means agree. This loss measures
+    Why: an adversary can be met without losing the label. Class confusion against one learned
+    classifier is minimised exactly by f_ci = 0, and short of that f_ci can keep identity in
+    directions that classifier does not (yet) weigh; a fresh probe then reads identity at 100 %
+    while the confusion loss sits at log C. What a linear probe exploits is a difference between
+    the label-conditional means of the feature: a classifier's expected score for class c on
+    label y is w_c . mu_y + b_c, the same for every y when the means agree. This loss measures
     exactly those differences, with the means of the batch itself, so it is a probe refitted at
-    every step and there is no direction it does not look in. It is a ratio, so shrinking f_ci
-    does not lower it; inflating the within-identity variance of a few dimensions would, which
-    the non-affine output normalisation of D_ci (MODEL.JIFD.CI.OUTPUT_AFFINE False) rules out:
-    every dimension has unit variance on each batch, so the norm cannot collapse either. A
-    whitened (Fisher) ratio would also catch identity hidden under correlated noise, but a batch
-    of 32-64 cannot estimate a 512-2048-dimensional covariance.
+    every step and there is no direction it does not look in. Each dimension's share is a
+    ratio, so neither shrinking a feature nor inflating the noise of a few dimensions lowers it:
+    like the probe, which standardises its input, it weighs a low-variance dimension as much as
+    any other. A branch can still meet it by becoming constant, which D_ci's non-affine output
+    normalisation (MODEL.JIFD.CI.OUTPUT_AFFINE False) rules out, and the ReID losses rule out
+    for f_di. A whitened (Fisher) ratio would also catch a label hidden under correlated noise,
+    but a batch of 32-64 cannot estimate a 512-2048-dimensional covariance.
 
-    With no identity information the share is (P - 1) / (N - 1) in expectation for P identities
-    in a batch of N, not 0: the floor of the loss, whose gradient is then noise.
+    With no label information the share is (P - 1) / (N - 1) in expectation for P labels in a
+    batch of N, not 0: the floor of the loss, whose gradient is then noise.
     """
-    x = features.float()
+    x = features.float().flatten(1)
     centred = x - x.mean(0)
-    classes, index = targets.unique(return_inverse=True)
-    means = torch.zeros(len(classes), x.shape[1], device=x.device).index_add_(0, index, centred)
+    classes, index = labels.unique(return_inverse=True)
+    sums = torch.zeros(len(classes), x.shape[1], device=x.device).index_add_(0, index, centred)
     counts = torch.bincount(index, minlength=len(classes)).to(x.dtype)
-    between = (means.pow(2).sum(1) / counts).sum()
-    return between / centred.pow(2).sum().clamp_min(torch.finfo(x.dtype).tiny)
+    between = (sums.pow(2) / counts[:, None]).sum(0)
+    total = centred.pow(2).sum(0)
+    varies = total > torch.finfo(x.dtype).tiny
+    if not varies.any():
+        return x.new_zeros(()) + 0.0 * x.sum()  # keeps the graph for DDP
+    return (between[varies] / total[varies]).mean()
 
 
 def _classifier(feat_dim: int, num_classes: int) -> nn.Linear:
@@ -76,8 +83,9 @@ class FeatureObjectives(nn.Module):
                  ci_classifier: nn.Linear | None, domain: DomainDiscriminator | None,
                  mine_ds_ci: MINE | None, mine_di_ci: MINE | None, recon: nn.Linear | None,
                  ring: RingLoss | None, weights: dict[str, float], ce_epsilon: float, ce_alpha: float,
-                 ds_domain: DomainDiscriminator | None = None) -> None:
+                 ds_domain: DomainDiscriminator | None = None, num_domains: int = 0) -> None:
         super().__init__()
+        self.num_domains = num_domains  # labels the domain objectives accept: 0 .. num_domains - 1
         self.ds, self.ds_classifier = ds, ds_classifier
         self.ci, self.ci_classifier = ci, ci_classifier
         self.domain = domain
@@ -101,7 +109,9 @@ class FeatureObjectives(nn.Module):
                 self.ci_classifier(f_ci.detach()).float(), targets, eps, alpha)
             losses["loss_ci_confusion"] = w["ci_confusion"] * class_confusion_loss(f_ci, self.ci_classifier.weight)
             if w["ci_share"] > 0:
-                losses["loss_ci_identity_share"] = w["ci_share"] * identity_share_loss(f_ci, targets)
+                losses["loss_ci_identity_share"] = w["ci_share"] * label_share(f_ci, targets)
+        if w["di_share"] > 0:
+            losses["loss_di_domain_share"] = w["di_share"] * label_share(f_di, self.checked_domains(domains))
         if self.domain is not None:
             losses["loss_domain"] = w["domain"] * self.domain_loss(self.domain, f_di, domains)
         if self.ds_domain is not None:
@@ -124,24 +134,26 @@ class FeatureObjectives(nn.Module):
         parts = {"f_ds": self.ds, "f_ci": self.ci}
         return {name: module(f) for name, module in parts.items() if module is not None}
 
-    @staticmethod
-    def domain_loss(classifier: DomainDiscriminator, features: Tensor, domains: Tensor | None) -> Tensor:
+    def checked_domains(self, domains: Tensor | None) -> Tensor:
+        """The batch's domain labels, checked against the discriminators' outputs: one host sync
+        per step; a label past them would otherwise be a device-side assert on CUDA."""
         if domains is None:
-            raise ValueError("the domain discriminator needs domain labels in the batch")
-        # One host sync per step; a label past the discriminator's outputs would otherwise be a
-        # device-side assert on CUDA.
-        outside = (domains < 0) | (domains >= classifier.num_domains)
+            raise ValueError("the domain objectives need domain labels in the batch")
+        outside = (domains < 0) | (domains >= self.num_domains)
         if outside.any():
             raise UserError(f"domain labels {sorted(set(domains[outside].tolist()))} are outside the "
-                            f"discriminator's {classifier.num_domains} outputs: set MODEL.JIFD.DOMAIN.NUM_DOMAINS "
+                            f"{self.num_domains} domains: set MODEL.JIFD.DOMAIN.NUM_DOMAINS "
                             "to the number of training cameras (or sources)")
-        return F.cross_entropy(classifier(features).float(), domains)
+        return domains
+
+    def domain_loss(self, classifier: DomainDiscriminator, features: Tensor, domains: Tensor | None) -> Tensor:
+        return F.cross_entropy(classifier(features).float(), self.checked_domains(domains))
 
 
 def _check_remedies(j) -> None:
     if j.CI.IDENTITY_SHARE_WEIGHT > 0 and j.CI.OUTPUT_AFFINE:
         raise UserError("MODEL.JIFD.CI.IDENTITY_SHARE_WEIGHT > 0 needs MODEL.JIFD.CI.OUTPUT_AFFINE False: with a "
-                        "learned output scale, D_ci can lower the share by inflating a few dimensions")
+                        "learned output scale, D_ci can meet the share by collapsing to a constant")
     if j.DS.DOMAIN_WEIGHT > 0 and not j.DS.ENABLED:
         raise UserError("MODEL.JIFD.DS.DOMAIN_WEIGHT classifies f_ds: set MODEL.JIFD.DS.ENABLED True or "
                         "MODEL.JIFD.DS.DOMAIN_WEIGHT 0")
@@ -167,7 +179,8 @@ def build_feature_objectives(cfg, num_domains: int) -> FeatureObjectives:
         ds_classifier=_classifier(feat_dim, classes) if ds else None,
         ci=Disentangler(feat_dim, hidden, output_affine=j.CI.OUTPUT_AFFINE) if ci else None,
         ci_classifier=_classifier(feat_dim, classes) if ci else None,
-        domain=DomainDiscriminator(feat_dim, num_domains, d.HIDDEN_DIM, d.NEG_SLOPE, d.GRL_COEFF) if d.ENABLED else None,
+        domain=DomainDiscriminator(feat_dim, num_domains, d.HIDDEN_DIM, d.NEG_SLOPE, d.GRL_COEFF,
+                                   schedule=d.GRL_SCHEDULE) if d.ENABLED else None,
         ds_domain=DomainDiscriminator(feat_dim, num_domains, d.HIDDEN_DIM, d.NEG_SLOPE,
                                       reverse=False) if ds and j.DS.DOMAIN_WEIGHT > 0 else None,
         mine_ds_ci=MINE(feat_dim, feat_dim, j.MINE.HIDDEN_DIM) if mine and ds else None,
@@ -176,7 +189,8 @@ def build_feature_objectives(cfg, num_domains: int) -> FeatureObjectives:
         ring=RingLoss(j.RING.RADIUS, j.RING.FORM) if j.RING.ENABLED else None,
         weights={"ds_cls": j.DS.CLS_WEIGHT, "ds_domain": j.DS.DOMAIN_WEIGHT, "ci_cls": j.CI.CLS_WEIGHT,
                  "ci_confusion": j.CI.CONFUSION_WEIGHT, "ci_share": j.CI.IDENTITY_SHARE_WEIGHT,
-                 "domain": j.DOMAIN.WEIGHT, "mine": j.MINE.WEIGHT, "recon": j.RECON.WEIGHT, "ring": j.RING.WEIGHT},
+                 "di_share": j.DI.DOMAIN_SHARE_WEIGHT, "domain": j.DOMAIN.WEIGHT, "mine": j.MINE.WEIGHT, "recon": j.RECON.WEIGHT, "ring": j.RING.WEIGHT},
         ce_epsilon=cfg.MODEL.LOSSES.CE.EPSILON,
         ce_alpha=cfg.MODEL.LOSSES.CE.ALPHA,
+        num_domains=num_domains,
     )

@@ -27,10 +27,10 @@ from vreid.modeling.raw_pixels import RawPixelModel
 from vreid.modeling.reid_losses import ReidLossSettings, in_trainer, reid_losses
 
 from jifd.data.datasets import SOURCES
-from jifd.probe import DisentanglementProbe
+from jifd.probe import PIXEL_POOL, DisentanglementProbe
 
 from .disentangler import Disentangler
-from .feature_objectives import FeatureObjectives, build_feature_objectives
+from .feature_objectives import FeatureObjectives, build_feature_objectives, label_share
 from .grad_reverse import scale_gradient
 from .image_vae import ImageVAE, vae_losses
 
@@ -48,6 +48,8 @@ class VAELossSettings:
     kl_weight: float  # MODEL.JIFD.VAE.KL_WEIGHT, lambda_kl
     rec_stages: tuple[tuple[int, float], ...] = ()  # MODEL.JIFD.VAE.REC_STAGES: (end epoch, factor)
     reid_grad_scale: float = 1.0  # MODEL.JIFD.VAE.REID_GRAD_SCALE
+    domain_share_weight: float = 0.0  # MODEL.JIFD.VAE.DOMAIN_SHARE_WEIGHT
+    share_pool: int = 8  # MODEL.JIFD.VAE.SHARE_POOL
 
 
 def domain_labels(cfg) -> tuple[str, int]:
@@ -139,7 +141,8 @@ class JIFD(RawPixelModel):
         head_cfg = cfg.clone()
         head_cfg.defrost()
         head_cfg.MODEL.HEADS.POOL_LAYER = "Identity"  # the head receives f_di, already pooled
-        needs_domains = j.DOMAIN.ENABLED or (j.DS.ENABLED and j.DS.DOMAIN_WEIGHT > 0)
+        needs_domains = (j.DOMAIN.ENABLED or (j.DS.ENABLED and j.DS.DOMAIN_WEIGHT > 0) or j.DI.DOMAIN_SHARE_WEIGHT > 0
+                         or (j.VAE.ENABLED and j.VAE.DOMAIN_SHARE_WEIGHT > 0))
         domain_key, num_domains = domain_labels(cfg) if needs_domains else (None, 0)
         return {
             "backbone": backbone,
@@ -154,7 +157,8 @@ class JIFD(RawPixelModel):
             "pixel_std": cfg.MODEL.PIXEL_STD,
             "reid_loss": ReidLossSettings.from_config(cfg, "JIFD"),
             "vae_loss": VAELossSettings(j.VAE.REC_WEIGHT, j.VAE.REC_WARMUP_FACTOR, cfg.SOLVER.WARMUP_ITERS,
-                                        j.VAE.KL_WEIGHT, rec_stages(cfg), j.VAE.REID_GRAD_SCALE),
+                                        j.VAE.KL_WEIGHT, rec_stages(cfg), j.VAE.REID_GRAD_SCALE,
+                                        j.VAE.DOMAIN_SHARE_WEIGHT, j.VAE.SHARE_POOL),
         }
 
     def forward(self, batched_inputs: dict | Tensor) -> dict[str, Tensor] | Tensor:
@@ -169,7 +173,7 @@ class JIFD(RawPixelModel):
         if self.vae is not None:
             recon, mu, logvar = self.vae(x)
             x_r = x - scale_gradient(recon, self.vae_loss.reid_grad_scale)
-            losses.update(self.image_losses(recon, x, mu, logvar))
+            losses.update(self.image_losses(recon, x, mu, logvar, domains))
         if self.reid_input == "both":
             x_r = torch.cat([x, x_r])
             targets = targets.repeat(2)
@@ -193,15 +197,17 @@ class JIFD(RawPixelModel):
 
     @torch.no_grad()
     def probe_features(self, batched_inputs: dict | Tensor) -> dict[str, Tensor]:
-        """For the probe, in eval mode: every branch (f, f_di, and f_ds, f_ci where on) and,
-        with G, each image's MSE(G(x), x) and ||x - G(x)|| / ||x||."""
+        """For the probe, in eval mode: every branch (f, f_di, and f_ds, f_ci where on), the
+        pooled pixels of x and, with G, of x - G(x), and G's MSE(G(x), x) and
+        ||x - G(x)|| / ||x|| per image."""
         x = self.preprocess_image(batched_inputs)
-        out = {}
+        out = {"x_pixels": pooled_pixels(x, PIXEL_POOL)}
         if self.vae is not None:
             recon = self.vae(x)[0]
             out["vae_rec_mse"] = (recon - x).pow(2).flatten(1).mean(1)
             out["vae_residual_ratio"] = (x - recon).flatten(1).norm(dim=1) / x.flatten(1).norm(dim=1)
             x = x - recon
+            out["residual_pixels"] = pooled_pixels(x, PIXEL_POOL)
         out["f"], out["f_di"] = self.features(x)
         out.update(self.objectives.branches(out["f"]))
         return out
@@ -232,7 +238,21 @@ class JIFD(RawPixelModel):
             return next((factor for end, factor in settings.rec_stages if epoch < end), 1.0)
         return settings.rec_warmup_factor if storage.iter < settings.warmup_iters else 1.0
 
-    def image_losses(self, recon: Tensor, x: Tensor, mu: Tensor, logvar: Tensor) -> dict[str, Tensor]:
+    def image_losses(self, recon: Tensor, x: Tensor, mu: Tensor, logvar: Tensor,
+                     domains: Tensor | None = None) -> dict[str, Tensor]:
+        """G's reconstruction and KL, and with VAE.DOMAIN_SHARE_WEIGHT the domain's share of
+        the pooled residual x - G(x): G learns to carry what tells the domains apart."""
+        settings = self.vae_loss
         mse, kl = vae_losses(recon, x, mu, logvar)
-        return {"loss_vae_rec": self.vae_loss.rec_weight * self._rec_factor() * mse,
-                "loss_vae_kl": self.vae_loss.kl_weight * kl}
+        losses = {"loss_vae_rec": settings.rec_weight * self._rec_factor() * mse, "loss_vae_kl": settings.kl_weight * kl}
+        if settings.domain_share_weight > 0:
+            residual = pooled_pixels(x - recon, settings.share_pool)
+            losses["loss_vae_domain_share"] = settings.domain_share_weight * label_share(
+                residual, self.objectives.checked_domains(domains))
+        return losses
+
+
+def pooled_pixels(images: Tensor, side: int) -> Tensor:
+    """(B, 3 * side * side): each image average-pooled to side x side, the scale at which light,
+    colour cast and background differ between domains and a vehicle's details do not."""
+    return F.adaptive_avg_pool2d(images.float(), side).flatten(1)
