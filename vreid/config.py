@@ -78,6 +78,10 @@ def add_vreid_config(cfg: CfgNode) -> None:
     # groups pid and camid (and optionally the per-image label's, e.g. domain).
     cfg.DATASETS.CUSTOM = CfgNode({"ROOT": "", "TRAIN": "", "QUERY": "", "GALLERY": "",
                                    "PATTERN": r"(?P<pid>\d+)_c(?P<camid>\d+)[^/]*$"})
+    # Source validation (vreid.data.source_val): SHARE of each training set's identities, drawn by
+    # SEED, held out of training and evaluated as the test set SourceVal (list it in DATASETS.TESTS),
+    # so settings and checkpoints can be chosen without the target.
+    cfg.DATASETS.SOURCE_VAL = CfgNode({"SHARE": 0.0, "SEED": 0})
     # DDP: set True when some parameters get no gradient in a step (e.g. an ablation).
     cfg.MODEL.DDP_FIND_UNUSED = False
     # Multi-process jobs (--num-gpus, torchrun, srun), in seconds. TIMEOUT: how long a collective

@@ -13,7 +13,7 @@ from fastreid.data import samplers as fr_samplers
 from fastreid.data.datasets import DATASET_REGISTRY
 from fastreid.utils import comm
 
-from vreid.data import custom, vehicleid, veriwild
+from vreid.data import custom, source_val, vehicleid, veriwild
 from vreid.data.dataset import ReIDDataset, record_meta
 from vreid.data.loader import DeviceLoader
 from vreid.data.samplers import ResumableSampler, build_sampler, epoch_iterations
@@ -32,7 +32,10 @@ def get_dataset(name: str, cfg=None, **kwargs):
 
     fast-reid datasets see no config; a class that reads config keys (e.g. a file-name
     pattern) defines ``config_kwargs(cfg) -> dict``, passed to it when ``cfg`` is given.
+    ``SourceVal`` is built here, from the held-out identities of the config's training sets.
     """
+    if name == source_val.SOURCE_VAL:
+        return _source_val(cfg, **kwargs)
     try:
         cls = DATASET_REGISTRY.get(name)
     except KeyError:
@@ -51,9 +54,18 @@ def get_dataset(name: str, cfg=None, **kwargs):
         ) from None
 
 
+def _source_val(cfg, **kwargs) -> source_val.SourceVal:
+    if cfg is None:
+        raise UserError(f"{source_val.SOURCE_VAL} is built from a config's DATASETS.NAMES and DATASETS.SOURCE_VAL: "
+                        "run it from a config file")
+    source_val.check_source_val(cfg)
+    held_out = {name: source_val.split_off(get_dataset(name, cfg).train, cfg)[1] for name in cfg.DATASETS.NAMES}
+    return source_val.SourceVal(held_out, cfg.DATASETS.SOURCE_VAL.SEED, **kwargs)
+
+
 SPLITS = ("train", "query", "gallery")
-# Registered by the core itself (vreid/data/): the vehicle benchmarks and your own data.
-CORE_DATASETS = (*vehicleid.NAMES, *veriwild.NAMES, *custom.NAMES)
+# Built by the core itself (vreid/data/): the vehicle benchmarks, your own data, source validation.
+CORE_DATASETS = (*vehicleid.NAMES, *veriwild.NAMES, *custom.NAMES, *source_val.NAMES)
 
 
 def named_datasets(cfg, names: Sequence[str] = ()) -> dict[str, object]:
@@ -118,12 +130,17 @@ def build_train_set(cfg, projects: Sequence[ProjectSpec] | None = None) -> ReIDD
     projects declare hold the index of the record's dataset there, so multi-source models know
     where an image comes from."""
     keys = source_keys(projects)
+    source_val.check_source_val(cfg)
     records = []
     for source, name in enumerate(cfg.DATASETS.NAMES):
         data = get_dataset(name, cfg)
         if comm.is_main_process():
             data.show_train()
-        records += [(*r[:3], {**record_meta(r), **dict.fromkeys(keys, source)}) for r in data.train]
+        train, held_out = source_val.split_off(data.train, cfg)
+        if held_out:
+            logger.info(f"{name}: {len({r[1] for r in held_out})} identities ({len(held_out)} images) held out for "
+                        f"{source_val.SOURCE_VAL} (DATASETS.SOURCE_VAL)")
+        records += [(*r[:3], {**record_meta(r), **dict.fromkeys(keys, source)}) for r in train]
     if not records:
         raise UserError(f"DATASETS.NAMES {tuple(cfg.DATASETS.NAMES)} hold no training images")
     return ReIDDataset(records, build_transforms(cfg, is_train=True), relabel=True, draft=draft_size(cfg, True))
