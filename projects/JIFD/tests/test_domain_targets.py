@@ -13,7 +13,7 @@ from torch import nn
 
 from fastreid.modeling.meta_arch import build_model
 from fastreid.utils.events import EventStorage
-from jifd.modeling import GradientReversal, ImageVAE
+from jifd.modeling import DomainDiscriminator, GradientReversal, ImageVAE
 from jifd.modeling.disentangler import Disentangler
 from jifd.modeling.feature_objectives import FeatureObjectives, label_share
 from jifd.modeling.grad_reverse import dann_ramp
@@ -67,10 +67,11 @@ def test_dann_schedule_ramps_the_reversal_from_zero_with_training_progress():
         check_config(cfg)
 
 
-def train_feature_toy(share_weight: float, steps: int = 600) -> tuple[float, float, float]:
+def train_feature_toy(share_weight: float = 0.0, reversal: tuple[float, float] | None = None,
+                      steps: int = 600) -> tuple[float, float, float]:
     """The probes of f_di after a seeded fit: f is an identity mean plus the domain's offset
     plus noise; D_di learns identities by cross-entropy, with the domain's share of f_di as a
-    loss of the given weight."""
+    loss of the given weight, or a domain discriminator behind gradient reversal (weight, coeff)."""
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
     means, offset = 2.0 * torch.randn(2 * IDS, DIM, generator=gen), 3.0 * torch.randn(DIM, generator=gen)
@@ -81,10 +82,13 @@ def train_feature_toy(share_weight: float, steps: int = 600) -> tuple[float, flo
         return means[ids] + domains[:, None] * offset + torch.randn(len(ids), DIM, generator=gen)
 
     di, classifier = Disentangler(DIM, HIDDEN), nn.Linear(DIM, IDS)
+    weight, coeff = reversal or (0.0, 0.0)
     objectives = FeatureObjectives(
-        ds=None, ds_classifier=None, ci=None, ci_classifier=None, domain=None, mine_ds_ci=None, mine_di_ci=None,
-        recon=None, ring=None, weights={"di_share": share_weight}, ce_epsilon=0.0, ce_alpha=0.2, num_domains=2)
-    opt = torch.optim.Adam([*di.parameters(), *classifier.parameters()], lr=1e-3)
+        ds=None, ds_classifier=None, ci=None, ci_classifier=None,
+        domain=DomainDiscriminator(DIM, 2, HIDDEN, grl_coeff=coeff) if reversal else None, mine_ds_ci=None,
+        mine_di_ci=None, recon=None, ring=None, weights={"di_share": share_weight, "domain": weight}, ce_epsilon=0.0,
+        ce_alpha=0.2, num_domains=2)
+    opt = torch.optim.Adam([*di.parameters(), *classifier.parameters(), *objectives.parameters()], lr=1e-3)
     for _ in range(steps):
         f = sample()
         f_di = di(f)
@@ -98,8 +102,10 @@ def train_feature_toy(share_weight: float, steps: int = 600) -> tuple[float, flo
 
 
 def test_domain_share_hides_the_domain_of_new_identities_in_f_di_and_keeps_identity():
-    seen, chance, identity_before = train_feature_toy(share_weight=0.0)
+    seen, chance, identity_before = train_feature_toy()
     assert seen >= 95.0  # the offset tells the domain of identities the probe never saw
+    reversed_default, _, _ = train_feature_toy(reversal=(0.01, 0.1))  # MODEL.JIFD.DOMAIN's defaults
+    assert reversed_default >= 95.0  # the adversary's 1e-3 share of the features' gradient barely acts
     hidden, chance, identity_after = train_feature_toy(share_weight=3.0)
     assert hidden <= chance + 10.0, (hidden, chance)
     assert identity_after >= identity_before - 5.0, (identity_after, identity_before)
