@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import faiss
 import numpy as np
 import pytest
 
@@ -37,6 +38,17 @@ def near(gallery: np.ndarray, count: int) -> np.ndarray:
 def features(matrix: np.ndarray, weights_sha256: str = "a" * 64, name: str = "img") -> FeatureFile:
     return FeatureFile(matrix, Rows([f"{name}/{i:05d}.jpg" for i in range(len(matrix))], [None] * len(matrix)),
                        Provenance("cosine", "Baseline", "MODEL:\n  WEIGHTS: model.pth\n", weights_sha256, matrix.shape[1]))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_faiss_thread():
+    """These indexes are a few thousand rows: faiss's OpenMP threads cost more in synchronisation
+    than they save, and on cores another job shares an IVF-PQ build took 12 s with two threads
+    and 0.5 s with one. Restored after the module (the setting is the process's, torch's too)."""
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    yield
+    faiss.omp_set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")
