@@ -60,7 +60,7 @@ def _source_val(cfg, **kwargs) -> source_val.SourceVal:
                         "run it from a config file")
     source_val.check_source_val(cfg)
     held_out = {name: source_val.split_off(get_dataset(name, cfg).train, cfg)[1] for name in cfg.DATASETS.NAMES}
-    return source_val.SourceVal(held_out, cfg.DATASETS.SOURCE_VAL.SEED, **kwargs)
+    return source_val.SourceVal(held_out=held_out, seed=cfg.DATASETS.SOURCE_VAL.SEED, **kwargs)
 
 
 SPLITS = ("train", "query", "gallery")

@@ -20,6 +20,7 @@ import random
 from collections import defaultdict
 from typing import Sequence
 
+from fastreid.data.datasets import DATASET_REGISTRY
 from fastreid.data.datasets.bases import ImageDataset
 
 from vreid.data.dataset import Record
@@ -61,11 +62,16 @@ def check_source_val(cfg) -> None:
                         "DATASETS.SOURCE_VAL.SHARE, e.g. 0.2")
 
 
+@DATASET_REGISTRY.register()
 class SourceVal(ImageDataset):
     """The held-out identities of every source as query and gallery; built by
-    ``vreid.data.build.get_dataset`` from the sources' held-out records."""
+    ``vreid.data.build.get_dataset`` from the sources' held-out records (registered so that it
+    is listed with the others, but only a config says which records it holds)."""
 
-    def __init__(self, held_out: dict[str, Sequence[Record]], seed: int, **kwargs):
+    def __init__(self, root: str = "", held_out: dict[str, Sequence[Record]] | None = None, seed: int = 0, **kwargs):
+        if held_out is None:
+            raise UserError(f"{SOURCE_VAL} is built from a config's DATASETS.NAMES and DATASETS.SOURCE_VAL: run it "
+                            "from a config file")
         pids, cams = {}, {}  # (source, label) -> the integer the evaluator compares
         records = [(r[0], pids.setdefault((source, r[1]), len(pids)), cams.setdefault((source, r[2]), len(cams)), *r[3:])
                    for source, source_records in held_out.items() for r in source_records]
