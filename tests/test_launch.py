@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from vreid.engine.launch import external_placement, first_host, free_port, launch
+from vreid.engine.launch import external_placement, first_host, free_port, launch, share_cores
 from vreid.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -234,3 +234,19 @@ def test_extraction_by_two_processes_writes_the_same_rows(env, toy_weights, toy_
     one, two = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("one", "two"))
     assert one["paths"] == two["paths"] == images
     np.testing.assert_allclose(np.load(tmp_path / "two.npy"), np.load(tmp_path / "one.npy"), atol=1e-6)
+
+
+def test_the_processes_of_a_machine_share_its_cores_unless_omp_num_threads_says(monkeypatch):
+    before, cores = torch.get_num_threads(), len(os.sched_getaffinity(0))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    try:
+        share_cores(2)
+        assert torch.get_num_threads() == max(1, cores // 2)
+        share_cores(4 * cores)
+        assert torch.get_num_threads() == 1
+        monkeypatch.setenv("OMP_NUM_THREADS", "3")
+        torch.set_num_threads(before)
+        share_cores(2)
+        assert torch.get_num_threads() == before  # the user's setting stands
+    finally:
+        torch.set_num_threads(before)

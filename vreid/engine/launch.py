@@ -173,6 +173,15 @@ def _spawned(local_rank: int, main_func: Callable, args: tuple, world_size: int,
         sys.exit(2)
 
 
+def share_cores(local_processes: int) -> None:
+    """Each of this machine's processes takes its share of the cores it may run on for torch's
+    threads, unless OMP_NUM_THREADS says otherwise (torchrun sets it to 1). With torch's default
+    of every core in every process, two CPU processes on two cores run four threads that wait on
+    each other at every operation."""
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) // local_processes))
+
+
 def set_local_process_group(group) -> None:
     """Tell fast-reid which process group is this machine's. Its ``comm.get_local_rank`` and
     ``get_local_size`` read a module-private global that only its own (CUDA-only) launcher sets."""
@@ -189,6 +198,7 @@ def _backend(placed: Placement) -> str:
 
 def run_in_group(main_func: Callable, args: tuple[Any, ...], placed: Placement, timeouts: Timeouts) -> None:
     """Join the job's group, run ``main_func(*args)``, leave together; a lost process ends it with one line."""
+    share_cores(placed.local_world_size)
     backend = _backend(placed)
     try:
         dist.init_process_group(backend, init_method=placed.init_method, rank=placed.rank,
