@@ -4,7 +4,7 @@ evaluated on it as on any protocol."""
 import pytest
 
 from vreid.data import build_test_loader, build_train_set, get_dataset
-from vreid.data.source_val import held_out_identities
+from vreid.data.source_val import source_val_identities
 from vreid.errors import UserError
 
 
@@ -15,13 +15,13 @@ def cfg_with(small_bot_cfg, tmp_path, share=0.25, tests=("SynDN_D2N", "SourceVal
     return cfg
 
 
-def test_held_out_identities_leave_training_and_make_up_source_val(data_root, small_bot_cfg, tmp_path):
+def test_source_val_identities_leave_training_and_make_up_source_val(data_root, small_bot_cfg, tmp_path):
     cfg = cfg_with(small_bot_cfg, tmp_path)
     everything = get_dataset("SynDN", cfg).train
     pids = {r[1] for r in everything}
-    held = held_out_identities(everything, 0.25, seed=0)
-    assert len(held) == round(0.25 * len(pids)) and held == held_out_identities(everything, 0.25, seed=0)
-    assert held != held_out_identities(everything, 0.25, seed=1)
+    held = source_val_identities(everything, 0.25, seed=0)
+    assert len(held) == round(0.25 * len(pids)) and held == source_val_identities(everything, 0.25, seed=0)
+    assert held != source_val_identities(everything, 0.25, seed=1)
     train = build_train_set(cfg)
     assert {r[1] for r in train.img_items} == pids - held
     val = get_dataset("SourceVal", cfg)

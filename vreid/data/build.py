@@ -56,8 +56,7 @@ def get_dataset(name: str, cfg=None, **kwargs):
 
 def _source_val(cfg, **kwargs) -> source_val.SourceVal:
     if cfg is None:
-        raise UserError(f"{source_val.SOURCE_VAL} is built from a config's DATASETS.NAMES and DATASETS.SOURCE_VAL: "
-                        "run it from a config file")
+        raise UserError(source_val.NEEDS_CONFIG)
     source_val.check_source_val(cfg)
     held_out = {name: source_val.split_off(get_dataset(name, cfg).train, cfg)[1] for name in cfg.DATASETS.NAMES}
     return source_val.SourceVal(held_out=held_out, seed=cfg.DATASETS.SOURCE_VAL.SEED, **kwargs)

@@ -26,13 +26,15 @@ from fastreid.data.datasets.bases import ImageDataset
 from vreid.data.dataset import Record
 from vreid.errors import UserError
 
-__all__ = ["SOURCE_VAL", "NAMES", "held_out_identities", "split_off", "SourceVal"]
+__all__ = ["SOURCE_VAL", "NAMES", "source_val_identities", "split_off", "check_source_val", "SourceVal"]
 
 SOURCE_VAL = "SourceVal"
 NAMES = (SOURCE_VAL,)
+NEEDS_CONFIG = (f"{SOURCE_VAL} is built from a config's DATASETS.NAMES and DATASETS.SOURCE_VAL: run it from a "
+                "config file")
 
 
-def held_out_identities(records: Sequence[Record], share: float, seed: int) -> set:
+def source_val_identities(records: Sequence[Record], share: float, seed: int) -> set:
     """A seeded ``share`` of the records' identities (rounded, at least one when share > 0),
     drawn from their sorted list, so the draw depends on the identities alone."""
     if share <= 0:
@@ -44,7 +46,7 @@ def held_out_identities(records: Sequence[Record], share: float, seed: int) -> s
 
 def split_off(records: Sequence[Record], cfg) -> tuple[list[Record], list[Record]]:
     """(training records, held-out records) of one source under DATASETS.SOURCE_VAL."""
-    held = held_out_identities(records, cfg.DATASETS.SOURCE_VAL.SHARE, cfg.DATASETS.SOURCE_VAL.SEED)
+    held = source_val_identities(records, cfg.DATASETS.SOURCE_VAL.SHARE, cfg.DATASETS.SOURCE_VAL.SEED)
     return [r for r in records if r[1] not in held], [r for r in records if r[1] in held]
 
 
@@ -70,8 +72,7 @@ class SourceVal(ImageDataset):
 
     def __init__(self, root: str = "", held_out: dict[str, Sequence[Record]] | None = None, seed: int = 0, **kwargs):
         if held_out is None:
-            raise UserError(f"{SOURCE_VAL} is built from a config's DATASETS.NAMES and DATASETS.SOURCE_VAL: run it "
-                            "from a config file")
+            raise UserError(NEEDS_CONFIG)
         pids, cams = {}, {}  # (source, label) -> the integer the evaluator compares
         records = [(r[0], pids.setdefault((source, r[1]), len(pids)), cams.setdefault((source, r[2]), len(cams)), *r[3:])
                    for source, source_records in held_out.items() for r in source_records]
