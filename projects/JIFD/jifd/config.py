@@ -8,6 +8,7 @@ from vreid.config import declare_choices, declare_minimum
 # Opri's naming is unpublished: assume VeRi's `<pid>_c<cam>_<...>.jpg`.
 OPRI_NAME_PATTERN = r"^(?P<pid>\d+)_c(?P<camid>\d+)_"
 GRL_SCHEDULES = ("constant", "dann")  # MODEL.JIFD.DOMAIN.GRL_SCHEDULE (modeling.grad_reverse)
+SHARE_FORMS = ("batch", "fisher")  # MODEL.JIFD.SHARE_FORM (modeling.share)
 
 
 def add_jifd_config(cfg: CN) -> None:
@@ -35,10 +36,16 @@ def add_jifd_config(cfg: CN) -> None:
     # concatenated along the batch). The test path always uses the residual.
     j.VAE.REID_INPUT = "residual"
     # Weight of the share of the variance of x - G(x), average-pooled to SHARE_POOL x SHARE_POOL
-    # pixels, that the domain explains (feature_objectives.label_share): G is asked to take out
+    # pixels, that the domain explains (modeling.share): G is asked to take out
     # what differs between the domains (light, colour cast, background), not to copy the image.
     j.VAE.DOMAIN_SHARE_WEIGHT = 0.0
     j.VAE.SHARE_POOL = 8
+    # How the three shares (VAE.DOMAIN_SHARE_WEIGHT, DI.DOMAIN_SHARE_WEIGHT,
+    # CI.IDENTITY_SHARE_WEIGHT) measure a label's trace: "batch", each dimension of the batch on
+    # its own; "fisher", along the label's Fisher directions from running statistics, the
+    # directions a linear probe reads (modeling.share).
+    j.SHARE_FORM = "batch"
+    declare_choices("MODEL.JIFD.SHARE_FORM", SHARE_FORMS)
     declare_choices("MODEL.JIFD.DOMAIN.GRL_SCHEDULE", GRL_SCHEDULES)
     declare_minimum("MODEL.JIFD.VAE.SHARE_POOL", 1, "pooled pixels a side")
 
@@ -46,7 +53,7 @@ def add_jifd_config(cfg: CN) -> None:
     j.DISENTANGLER_HIDDEN_DIM = 1024
     j.DI = CN({"ENABLED": True})  # domain-invariant branch: the test embedding; off = f itself
     # Weight of the share of f_di's batch variance explained by the domain
-    # (feature_objectives.label_share): the domain's linear trace, removed without an adversary.
+    # (modeling.share): the domain's linear trace, removed without an adversary.
     j.DI.DOMAIN_SHARE_WEIGHT = 0.0
     j.DS = CN({"ENABLED": True})  # domain-specific branch with its own identity classifier
     j.DS.CLS_WEIGHT = 1.0
@@ -56,7 +63,7 @@ def add_jifd_config(cfg: CN) -> None:
     j.CI.CLS_WEIGHT = 1.0  # its classifier learns identities from the detached f_ci
     j.CI.CONFUSION_WEIGHT = 1.0  # D_ci and the backbone push that classifier to uniform
     # The remedy for an f_ci that meets class confusion by shrinking or by hiding identity from
-    # its classifier (feature_objectives.label_share): D_ci's output BN without scale
+    # its classifier (modeling.share): D_ci's output BN without scale
     # and shift, and the weight of the share of f_ci's batch variance explained by identity.
     j.CI.OUTPUT_AFFINE = True
     j.CI.IDENTITY_SHARE_WEIGHT = 0.0

@@ -15,9 +15,10 @@ from fastreid.modeling.meta_arch import build_model
 from fastreid.utils.events import EventStorage
 from jifd.modeling import DomainDiscriminator, GradientReversal, ImageVAE
 from jifd.modeling.disentangler import Disentangler
-from jifd.modeling.feature_objectives import FeatureObjectives, label_share
+from jifd.modeling.feature_objectives import FeatureObjectives
 from jifd.modeling.grad_reverse import dann_ramp
 from jifd.modeling.jifd import pooled_pixels
+from jifd.modeling.share import BatchShare, FisherShare, label_share
 from jifd.probe import ProbeFit, held_out_split, probe_accuracy
 from vreid.config import check_config, get_cfg
 from vreid.errors import UserError
@@ -68,10 +69,11 @@ def test_dann_schedule_ramps_the_reversal_from_zero_with_training_progress():
 
 
 def train_feature_toy(share_weight: float = 0.0, reversal: tuple[float, float] | None = None,
-                      steps: int = 600) -> tuple[float, float, float]:
+                      steps: int = 600, form: str = "batch") -> tuple[float, float, float]:
     """The probes of f_di after a seeded fit: f is an identity mean plus the domain's offset
-    plus noise; D_di learns identities by cross-entropy, with the domain's share of f_di as a
-    loss of the given weight, or a domain discriminator behind gradient reversal (weight, coeff)."""
+    plus noise; D_di learns identities by cross-entropy, with the domain's share of f_di (of the
+    given form) as a loss of the given weight, or a domain discriminator behind gradient
+    reversal (weight, coeff)."""
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
     means, offset = 2.0 * torch.randn(2 * IDS, DIM, generator=gen), 3.0 * torch.randn(DIM, generator=gen)
@@ -87,7 +89,8 @@ def train_feature_toy(share_weight: float = 0.0, reversal: tuple[float, float] |
         ds=None, ds_classifier=None, ci=None, ci_classifier=None,
         domain=DomainDiscriminator(DIM, 2, HIDDEN, grl_coeff=coeff) if reversal else None, mine_ds_ci=None,
         mine_di_ci=None, recon=None, ring=None, weights={"di_share": share_weight, "domain": weight}, ce_epsilon=0.0,
-        ce_alpha=0.2, num_domains=2)
+        ce_alpha=0.2, num_domains=2,
+        di_share=(BatchShare() if form == "batch" else FisherShare(DIM)) if share_weight else None)
     opt = torch.optim.Adam([*di.parameters(), *classifier.parameters(), *objectives.parameters()], lr=1e-3)
     for _ in range(steps):
         f = sample()
@@ -109,6 +112,34 @@ def test_domain_share_hides_the_domain_of_new_identities_in_f_di_and_keeps_ident
     hidden, chance, identity_after = train_feature_toy(share_weight=3.0)
     assert hidden <= chance + 10.0, (hidden, chance)
     assert identity_after >= identity_before - 5.0, (identity_after, identity_before)
+    hidden, chance, identity_after = train_feature_toy(share_weight=3.0, form="fisher")
+    assert hidden <= chance + 10.0, (hidden, chance)
+    assert identity_after >= identity_before - 5.0, (identity_after, identity_before)
+
+
+def test_fisher_share_reads_a_label_that_only_a_combination_of_dimensions_shows():
+    """Dimension 0 is a large noise plus a small shift by label, dimension 1 the same noise: each
+    dimension alone hardly shows the label, their difference is the label. label_share sees
+    the former, FisherShare (after a few batches of covariance) the latter, and its gradient
+    moves the features along the direction that tells the labels apart."""
+    gen = torch.Generator().manual_seed(0)
+    share = FisherShare(2)
+
+    def batch() -> tuple[torch.Tensor, torch.Tensor]:
+        labels = torch.arange(64) % 2
+        noise = 10.0 * torch.randn(64, generator=gen)
+        return torch.stack([noise + 0.5 * labels, noise], dim=1), labels
+
+    for _ in range(20):
+        share(*batch())
+    x, labels = batch()
+    assert label_share(x, labels).item() < 0.01
+    x.requires_grad_(True)
+    fisher = share(x, labels)
+    assert fisher.item() > 0.99
+    (grad,) = torch.autograd.grad(fisher, x)
+    assert torch.allclose(grad[:, 0], -grad[:, 1], atol=1e-2 * grad.abs().max().item())  # along (1, -1)
+    assert share.steps.item() == 21 and share.within[0, 0] == pytest.approx(100.0, rel=0.1)
 
 
 def cast_images(gen: torch.Generator, new: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -169,3 +200,25 @@ def test_share_objectives_by_config_and_their_gradients():
     bad = {"images": images, "targets": torch.arange(4).repeat_interleave(2), "sources": torch.tensor([0, 2] * 4)}
     with pytest.raises(UserError, match="outside the 2 domains"):
         m(bad)
+
+
+def test_share_form_fisher_builds_every_share_with_its_dimension():
+    """MODEL.JIFD.SHARE_FORM reaches the three shares; their running covariance is a buffer, so
+    it is saved and resumed with the model."""
+    cfg = get_cfg()
+    cfg.merge_from_list([*TINY, "MODEL.JIFD.SHARE_FORM", "fisher", "MODEL.JIFD.DI.DOMAIN_SHARE_WEIGHT", 1.0,
+                         "MODEL.JIFD.VAE.DOMAIN_SHARE_WEIGHT", 1.0, "MODEL.JIFD.VAE.SHARE_POOL", 4,
+                         "MODEL.JIFD.CI.OUTPUT_AFFINE", False, "MODEL.JIFD.CI.IDENTITY_SHARE_WEIGHT", 1.0])
+    m = build_model(cfg)
+    shares = {"vae": m.vae_share, "di": m.objectives.di_share, "ci": m.objectives.ci_share}
+    assert {name: (type(s).__name__, s.within.shape[0]) for name, s in shares.items()} == {
+        "vae": ("FisherShare", 3 * 4 * 4), "di": ("FisherShare", 512), "ci": ("FisherShare", 512)}
+    m.train()
+    images = torch.rand(8, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 255
+    losses = m({"images": images, "targets": torch.arange(4).repeat_interleave(2), "sources": torch.tensor([0, 1] * 4)})
+    assert all(torch.isfinite(losses[k]) for k in ("loss_vae_domain_share", "loss_di_domain_share",
+                                                  "loss_ci_identity_share"))
+    assert m.state_dict()["objectives.di_share.steps"].item() == 1
+    cfg.merge_from_list(["MODEL.JIFD.SHARE_FORM", "whitened"])
+    with pytest.raises(UserError, match="MODEL.JIFD.SHARE_FORM 'whitened' is not one of batch, fisher"):
+        check_config(cfg)

@@ -11,9 +11,10 @@ from torch import nn
 from fastreid.utils.events import EventStorage
 from jifd.modeling import MINE, RingLoss
 from jifd.modeling.disentangler import Disentangler
-from jifd.modeling.feature_objectives import FeatureObjectives, build_feature_objectives, label_share
+from jifd.modeling.feature_objectives import FeatureObjectives, build_feature_objectives
 from jifd.modeling.grad_reverse import scale_gradient
 from jifd.modeling.jifd import rec_stages
+from jifd.modeling.share import BatchShare, label_share
 from jifd.probe import ProbeFit, held_out_split, probe_accuracy
 from vreid.engine import Trainer
 from vreid.errors import UserError
@@ -69,7 +70,7 @@ def train_toy(remedy: bool) -> tuple[float, float, float]:
         ds=Disentangler(DIM, HIDDEN), ds_classifier=linear(), ci=Disentangler(DIM, HIDDEN, output_affine=not remedy),
         ci_classifier=linear(), domain=None, mine_ds_ci=MINE(DIM, DIM, 32), mine_di_ci=MINE(DIM, DIM, 32),
         recon=nn.Linear(2 * DIM, DIM), ring=None, weights={**WEIGHTS, "ci_share": 1.0 if remedy else 0.0},
-        ce_epsilon=0.1, ce_alpha=0.2)
+        ce_epsilon=0.1, ce_alpha=0.2, ci_share=BatchShare() if remedy else None)
     opt = torch.optim.Adam([*di.parameters(), *identity.parameters(), *objectives.parameters()], lr=1e-3)
     for _ in range(TOY_STEPS):
         f, y = sample(TOY_PER_ID)

@@ -21,8 +21,9 @@ from .domain import DomainDiscriminator
 from .grad_reverse import grad_reverse
 from .mine import MINE
 from .ring import RingLoss
+from .share import build_share
 
-__all__ = ["FeatureObjectives", "class_confusion_loss", "label_share", "build_feature_objectives"]
+__all__ = ["FeatureObjectives", "class_confusion_loss", "build_feature_objectives"]
 
 
 def class_confusion_loss(features: Tensor, classifier_weight: Tensor) -> Tensor:
@@ -30,43 +31,6 @@ def class_confusion_loss(features: Tensor, classifier_weight: Tensor) -> Tensor:
     is detached: only the features (D_ci and the backbone) learn to confuse it."""
     log_probs = F.log_softmax(F.linear(features, classifier_weight.detach()).float(), dim=1)
     return -log_probs.mean(dim=1).mean()
-
-
-def label_share(features: Tensor, labels: Tensor) -> Tensor:
-    """The share of each dimension's batch variance that the label means explain (the R^2 of
-    fitting the dimension by its label means), averaged over the dimensions that vary, in
-    [0, 1]; 0 when none varies. The remedy of a branch that must not hold a label: identity in
-    f_ci, the domain in f_di, the domain in the pooled pixels of x - G(x).
-
-    Why: an adversary can be met without losing the label. Class confusion against one learned
-    classifier is minimised exactly by f_ci = 0, and short of that f_ci can keep identity in
-    directions that classifier does not (yet) weigh; a fresh probe then reads identity at 100 %
-    while the confusion loss sits at log C. What a linear probe exploits is a difference between
-    the label-conditional means of the feature: a classifier's expected score for class c on
-    label y is w_c . mu_y + b_c, the same for every y when the means agree. This loss measures
-    exactly those differences, with the means of the batch itself, so it is a probe refitted at
-    every step and there is no direction it does not look in. Each dimension's share is a
-    ratio, so neither shrinking a feature nor inflating the noise of a few dimensions lowers it:
-    like the probe, which standardises its input, it weighs a low-variance dimension as much as
-    any other. A branch can still meet it by becoming constant, which D_ci's non-affine output
-    normalisation (MODEL.JIFD.CI.OUTPUT_AFFINE False) rules out, and the ReID losses rule out
-    for f_di. A whitened (Fisher) ratio would also catch a label hidden under correlated noise,
-    but a batch of 32-64 cannot estimate a 512-2048-dimensional covariance.
-
-    With no label information the share is (P - 1) / (N - 1) in expectation for P labels in a
-    batch of N, not 0: the floor of the loss, whose gradient is then noise.
-    """
-    x = features.float().flatten(1)
-    centred = x - x.mean(0)
-    classes, index = labels.unique(return_inverse=True)
-    sums = torch.zeros(len(classes), x.shape[1], device=x.device).index_add_(0, index, centred)
-    counts = torch.bincount(index, minlength=len(classes)).to(x.dtype)
-    between = (sums.pow(2) / counts[:, None]).sum(0)
-    total = centred.pow(2).sum(0)
-    varies = total > torch.finfo(x.dtype).tiny
-    if not varies.any():
-        return x.new_zeros(()) + 0.0 * x.sum()  # keeps the graph for DDP
-    return (between[varies] / total[varies]).mean()
 
 
 def _classifier(feat_dim: int, num_classes: int) -> nn.Linear:
@@ -83,7 +47,8 @@ class FeatureObjectives(nn.Module):
                  ci_classifier: nn.Linear | None, domain: DomainDiscriminator | None,
                  mine_ds_ci: MINE | None, mine_di_ci: MINE | None, recon: nn.Linear | None,
                  ring: RingLoss | None, weights: dict[str, float], ce_epsilon: float, ce_alpha: float,
-                 ds_domain: DomainDiscriminator | None = None, num_domains: int = 0) -> None:
+                 ds_domain: DomainDiscriminator | None = None, num_domains: int = 0,
+                 ci_share: nn.Module | None = None, di_share: nn.Module | None = None) -> None:
         super().__init__()
         self.num_domains = num_domains  # labels the domain objectives accept: 0 .. num_domains - 1
         self.ds, self.ds_classifier = ds, ds_classifier
@@ -93,6 +58,7 @@ class FeatureObjectives(nn.Module):
         self.mine_ds_ci, self.mine_di_ci = mine_ds_ci, mine_di_ci
         self.recon = recon
         self.ring = ring
+        self.ci_share, self.di_share = ci_share, di_share  # modeling.share, when their weight is set
         self.weights = weights
         self.ce_epsilon, self.ce_alpha = ce_epsilon, ce_alpha  # MODEL.LOSSES.CE, as the identity loss
 
@@ -108,10 +74,10 @@ class FeatureObjectives(nn.Module):
             losses["loss_ci_cls"] = w["ci_cls"] * cross_entropy_loss(
                 self.ci_classifier(f_ci.detach()).float(), targets, eps, alpha)
             losses["loss_ci_confusion"] = w["ci_confusion"] * class_confusion_loss(f_ci, self.ci_classifier.weight)
-            if w["ci_share"] > 0:
-                losses["loss_ci_identity_share"] = w["ci_share"] * label_share(f_ci, targets)
-        if w["di_share"] > 0:
-            losses["loss_di_domain_share"] = w["di_share"] * label_share(f_di, self.checked_domains(domains))
+            if self.ci_share is not None:
+                losses["loss_ci_identity_share"] = w["ci_share"] * self.ci_share(f_ci, targets)
+        if self.di_share is not None:
+            losses["loss_di_domain_share"] = w["di_share"] * self.di_share(f_di, self.checked_domains(domains))
         if self.domain is not None:
             losses["loss_domain"] = w["domain"] * self.domain_loss(self.domain, f_di, domains)
         if self.ds_domain is not None:
@@ -187,6 +153,9 @@ def build_feature_objectives(cfg, num_domains: int) -> FeatureObjectives:
         mine_di_ci=MINE(feat_dim, feat_dim, j.MINE.HIDDEN_DIM) if mine else None,
         recon=nn.Linear(2 * feat_dim, feat_dim) if j.RECON.ENABLED else None,
         ring=RingLoss(j.RING.RADIUS, j.RING.FORM) if j.RING.ENABLED else None,
+        ci_share=build_share(j.SHARE_FORM, feat_dim)
+        if ci and j.CI.IDENTITY_SHARE_WEIGHT > 0 else None,
+        di_share=build_share(j.SHARE_FORM, feat_dim) if j.DI.DOMAIN_SHARE_WEIGHT > 0 else None,
         weights={"ds_cls": j.DS.CLS_WEIGHT, "ds_domain": j.DS.DOMAIN_WEIGHT, "ci_cls": j.CI.CLS_WEIGHT,
                  "ci_confusion": j.CI.CONFUSION_WEIGHT, "ci_share": j.CI.IDENTITY_SHARE_WEIGHT,
                  "di_share": j.DI.DOMAIN_SHARE_WEIGHT, "domain": j.DOMAIN.WEIGHT, "mine": j.MINE.WEIGHT, "recon": j.RECON.WEIGHT, "ring": j.RING.WEIGHT},

@@ -30,9 +30,10 @@ from jifd.data.datasets import SOURCES
 from jifd.probe import PIXEL_POOL, DisentanglementProbe
 
 from .disentangler import Disentangler
-from .feature_objectives import FeatureObjectives, build_feature_objectives, label_share
+from .feature_objectives import FeatureObjectives, build_feature_objectives
 from .grad_reverse import scale_gradient
 from .image_vae import ImageVAE, vae_losses
+from .share import build_share
 
 __all__ = ["JIFD", "domain_labels"]
 
@@ -114,6 +115,7 @@ class JIFD(RawPixelModel):
         vae: ImageVAE | None,
         di: Disentangler | None,
         objectives: FeatureObjectives,
+        vae_share: nn.Module | None,
         domain_key: str | None,
         reid_input: str,
         pixel_mean: Sequence[float],
@@ -128,6 +130,7 @@ class JIFD(RawPixelModel):
         self.di = di
         self.heads = heads
         self.objectives = objectives
+        self.vae_share = vae_share  # the domain's share of the pooled residual (modeling.share)
         self.domain_key = domain_key
         self.reid_input = reid_input
         self.reid_loss = reid_loss
@@ -151,6 +154,8 @@ class JIFD(RawPixelModel):
             "vae": ImageVAE(j.VAE.CHANNELS, j.VAE.LATENT_CHANNELS) if j.VAE.ENABLED else None,
             "di": Disentangler(cfg.MODEL.BACKBONE.FEAT_DIM, j.DISENTANGLER_HIDDEN_DIM) if j.DI.ENABLED else None,
             "objectives": build_feature_objectives(cfg, num_domains),
+            "vae_share": build_share(j.SHARE_FORM, 3 * j.VAE.SHARE_POOL ** 2)
+            if j.VAE.ENABLED and j.VAE.DOMAIN_SHARE_WEIGHT > 0 else None,
             "domain_key": domain_key,
             "reid_input": j.VAE.REID_INPUT,
             "pixel_mean": cfg.MODEL.PIXEL_MEAN,
@@ -245,9 +250,9 @@ class JIFD(RawPixelModel):
         settings = self.vae_loss
         mse, kl = vae_losses(recon, x, mu, logvar)
         losses = {"loss_vae_rec": settings.rec_weight * self._rec_factor() * mse, "loss_vae_kl": settings.kl_weight * kl}
-        if settings.domain_share_weight > 0:
+        if self.vae_share is not None:
             residual = pooled_pixels(x - recon, settings.share_pool)
-            losses["loss_vae_domain_share"] = settings.domain_share_weight * label_share(
+            losses["loss_vae_domain_share"] = settings.domain_share_weight * self.vae_share(
                 residual, self.objectives.checked_domains(domains))
         return losses
 

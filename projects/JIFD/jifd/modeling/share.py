@@ -1,0 +1,115 @@
+"""The share of a feature's variance that a label explains: the remedy of a branch that must not
+hold a label (identity in f_ci, the domain in f_di, the domain in the pooled pixels of x - G(x)).
+MODEL.JIFD.SHARE_FORM picks how it looks: each dimension of the batch on its own ("batch",
+label_share) or along the label's Fisher directions from running statistics ("fisher",
+FisherShare), which is what a linear probe reads."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from jifd.config import SHARE_FORMS
+
+__all__ = ["label_share", "BatchShare", "FisherShare", "build_share"]
+
+FISHER_RIDGE = 1e-3  # added to the within-label covariance, times its mean variance
+COVARIANCE_MOMENTUM = 0.01  # the within-label covariance averages ~100 batches
+
+
+def label_share(features: Tensor, labels: Tensor) -> Tensor:
+    """The share of each dimension's batch variance that the label means explain (the R^2 of
+    fitting the dimension by its label means), averaged over the dimensions that vary, in
+    [0, 1]; 0 when none varies.
+
+    Why: an adversary can be met without losing the label. Class confusion against one learned
+    classifier is minimised exactly by f_ci = 0, and short of that f_ci can keep identity in
+    directions that classifier does not (yet) weigh; a fresh probe then reads identity at 100 %
+    while the confusion loss sits at log C. What a linear probe exploits is a difference between
+    the label-conditional means of the feature: a classifier's expected score for class c on
+    label y is w_c . mu_y + b_c, the same for every y when the means agree. This loss measures
+    those differences with the means of the batch itself, so no adversary has to catch up. Each
+    dimension's share is a ratio, so neither shrinking a feature nor inflating the noise of a few
+    dimensions lowers it: like the probe, which standardises its input, it weighs a low-variance
+    dimension as much as any other. A branch can still meet it by becoming constant, which D_ci's
+    non-affine output normalisation (MODEL.JIFD.CI.OUTPUT_AFFINE False) rules out, and the ReID
+    losses rule out for f_di. What it misses is a label that shows only in a combination of
+    dimensions (a small shift under noise that the other dimensions cancel): FisherShare.
+
+    With no label information the share is (P - 1) / (N - 1) in expectation for P labels in a
+    batch of N, not 0: the floor of the loss, whose gradient is then noise.
+    """
+    x = features.float().flatten(1)
+    centred = x - x.mean(0)
+    classes, index = labels.unique(return_inverse=True)
+    sums = torch.zeros(len(classes), x.shape[1], device=x.device).index_add_(0, index, centred)
+    counts = torch.bincount(index, minlength=len(classes)).to(x.dtype)
+    between = (sums.pow(2) / counts[:, None]).sum(0)
+    total = centred.pow(2).sum(0)
+    varies = total > torch.finfo(x.dtype).tiny
+    if not varies.any():
+        return x.new_zeros(()) + 0.0 * x.sum()  # keeps the graph for DDP
+    return (between[varies] / total[varies]).mean()
+
+
+class BatchShare(nn.Module):
+    """label_share as a module, so both forms plug in the same way."""
+
+    def forward(self, features: Tensor, labels: Tensor) -> Tensor:
+        return label_share(features, labels)
+
+
+class FisherShare(nn.Module):
+    """label_share of the batch projected on the label's Fisher directions: W^-1 (m_l - m) for
+    each label l of the batch, with m_l the batch's label means, m their mean, and W the
+    within-label covariance averaged over the last ~1 / COVARIANCE_MOMENTUM batches.
+
+    Why: label_share looks at one dimension at a time. On the bench it held f_di's domain share
+    near its floor while a probe on identities it had never seen still read the domain at 98 %:
+    a shift that is small in every dimension but lies where the other dimensions' noise cancels
+    is invisible to each dimension and plain to a linear classifier, whose optimum under shared
+    covariance is this direction. One batch of 32 cannot estimate a 192-2048-dimensional
+    covariance; a hundred can, and the covariance changes slowly. The means must be the batch's
+    own: running means lag the features they describe, which move the label to where the stale
+    direction does not look (on the f_di toy of tests/test_domain_targets.py, running domain
+    means left the domain readable at 96 % on new identities, the batch's at 58 %, chance 50).
+    The directions carry no gradient (they are statistics, like the probe's fit); the batch's
+    features do, so what is pushed is the projection's label means toward each other.
+    """
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.register_buffer("within", torch.zeros(dim, dim))
+        self.register_buffer("steps", torch.zeros(()))
+
+    def forward(self, features: Tensor, labels: Tensor) -> Tensor:
+        x = features.float().flatten(1)
+        classes, index = labels.unique(return_inverse=True)
+        with torch.no_grad():
+            counts = torch.bincount(index, minlength=len(classes)).to(x.dtype)
+            means = torch.zeros(len(classes), x.shape[1], device=x.device).index_add_(0, index, x) / counts[:, None]
+            self.update(x - means[index])
+            directions = self.directions(means)
+        return label_share(x @ directions.T, labels)
+
+    @torch.no_grad()
+    def update(self, centred: Tensor) -> None:
+        """Moves W toward the batch's within-label covariance; the first batches are averaged
+        evenly (rate 1 / batches until that reaches COVARIANCE_MOMENTUM)."""
+        self.steps += 1
+        rate = self.steps.reciprocal().clamp(min=COVARIANCE_MOMENTUM)
+        self.within += rate * (centred.T @ centred / len(centred) - self.within)
+
+    @torch.no_grad()
+    def directions(self, means: Tensor) -> Tensor:
+        """(labels, dim): W^-1 (m_l - m), with a ridge of FISHER_RIDGE times W's mean variance."""
+        tiny = torch.finfo(self.within.dtype).tiny
+        ridge = FISHER_RIDGE * self.within.diagonal().mean().clamp(min=tiny)
+        within = self.within + ridge * torch.eye(len(self.within), device=self.within.device)
+        return torch.linalg.solve(within, (means - means.mean(0)).T).T
+
+
+def build_share(form: str, dim: int) -> nn.Module:
+    """MODEL.JIFD.SHARE_FORM's module for a feature of ``dim`` dimensions."""
+    if form not in SHARE_FORMS:
+        raise ValueError(f"share form must be one of {SHARE_FORMS}, got {form!r}")
+    return BatchShare() if form == "batch" else FisherShare(dim)
