@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import signal
+import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -261,3 +264,54 @@ def test_a_grid_file_lists_its_references_and_quick_keeps_those_it_runs(tmp_path
     assert (grid.reference, grid.other_references) == ("a", ("c",))
     quick = quick_grid(grid, str(path))
     assert (quick.reference, quick.other_references) == ("c", ())
+
+
+# A stand-in training that writes its pid and waits; SIGTERM makes it note that and exit like
+# the trainer (128 + 15).
+SLOW_TRAIN = '''
+import os, signal, sys, time
+name, seed, folder = sys.argv[1:4]
+os.makedirs(folder, exist_ok=True)
+def stop(signum, frame):
+    open(os.path.join(folder, "stopped"), "w").close()
+    sys.exit(128 + signum)
+signal.signal(signal.SIGTERM, stop)
+open(os.path.join(folder, "started"), "w").write(str(os.getpid()))
+time.sleep(120)
+'''
+
+RUNNER = '''
+import sys
+from vreid.ablation import run_grid
+from vreid.ablation.grid import Grid, Run
+from vreid.cli import run_cli
+out, script = sys.argv[1:3]
+grid = Grid((Run("first", "a.yml"), Run("second", "a.yml")), (0,), out, reference="first")
+command = lambda g, run, seed: [sys.executable, script, run.name, str(seed), g.folder(run, seed)]
+run_cli(lambda: run_grid(grid, jobs=1, threads=1, command=command))
+'''
+
+
+def test_sigterm_to_the_runner_stops_its_runs_and_starts_no_more(tmp_path):
+    """``kill`` on the runner reaches the training it runs (which stops at a checkpoint) and the
+    queued run never starts; the runner exits like the trainer, 143, with one line."""
+
+    (tmp_path / "train.py").write_text(SLOW_TRAIN)
+    (tmp_path / "runner.py").write_text(RUNNER)
+    out = tmp_path / "out"
+    runner = subprocess.Popen([sys.executable, str(tmp_path / "runner.py"), str(out), str(tmp_path / "train.py")],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    started = out / "first" / "seed0" / "started"
+    deadline = time.monotonic() + 60
+    while not started.exists() or not started.read_text():
+        assert time.monotonic() < deadline and runner.poll() is None, runner.stdout.read()
+        time.sleep(0.05)
+    runner.send_signal(signal.SIGTERM)
+    output, _ = runner.communicate(timeout=60)
+    assert runner.returncode == 143, output
+    assert (out / "first" / "seed0" / "stopped").exists()
+    assert not (out / "second").exists()
+    assert "first seed 0: stopped (exit 143)" in output
+    assert output.strip().splitlines()[-1] == ("error: stopped by SIGTERM: the runs in progress stopped at their "
+                                               "last checkpoint; run the same command again to go on")
+    assert not json.loads((out / "first" / "seed0" / MARKER).read_text())["finished"]

@@ -4,19 +4,23 @@ Each run's folder holds ``ablate.json`` (the command, whether it finished, its w
 ``ablate.log`` (the process's output). A finished run is skipped when the grid is run again; an
 unfinished one (killed, or the machine went down) is started again with ``--resume``, so it
 continues from its last checkpoint. A folder that was run with another command is refused
-rather than mixed into the tables.
+rather than mixed into the tables. SIGTERM or SIGINT to the runner stops the grid: its runs get
+the signal (training stops between two steps and says how to resume) and no new one starts.
 """
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from vreid.ablation.grid import Grid, Run
 from vreid.ablation.stats import final_metrics
@@ -93,8 +97,70 @@ def launched(command: Sequence[str], launcher: Sequence[str]) -> list[str]:
     return [*launcher, *command[1:]] if launcher else list(command)
 
 
+class GridStopped(UserError):
+    """The runner got SIGTERM or SIGINT; the exit status is the shell's for it (128 + number)."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"stopped by {signal.Signals(signum).name}: the runs in progress stopped at their last "
+                         "checkpoint; run the same command again to go on")
+        self.exit_code = 128 + signum
+
+
+class Runs:
+    """The grid's training processes. Each is started in a session of its own, so a terminal's
+    Ctrl-C reaches it once, through ``stop``, and not twice (a second signal stops training
+    mid-step); ``stop`` passes the signal on and refuses new starts. Without it, ``kill``
+    on the runner left its trainings running to the end."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen] = set()
+        self.signum: int | None = None
+
+    def wait(self, args: Sequence[str], **popen) -> int:
+        """Runs ``args`` to the end and returns its exit status; 128 + the signal, unstarted,
+        once the grid is stopping."""
+        with self._lock:
+            if self.signum is not None:
+                return 128 + self.signum
+            proc = subprocess.Popen(list(args), start_new_session=True, **popen)
+            self._running.add(proc)
+        try:
+            return proc.wait()
+        finally:
+            with self._lock:
+                self._running.discard(proc)
+
+    def stop(self, signum: int) -> None:
+        with self._lock:
+            self.signum = signum
+            for proc in self._running:
+                proc.send_signal(signum)
+
+
+@contextmanager
+def stopped_by_signals(runs: Runs, futures: list[Future]) -> Iterator[None]:
+    """While inside (in the main thread), SIGTERM and SIGINT stop ``runs`` and cancel the
+    futures not yet started."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        runs.stop(signum)
+        for future in futures:
+            future.cancel()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
 def run_one(grid: Grid, run: Run, seed: int, command: Sequence[str], threads: int,
-            launcher: Sequence[str] = ()) -> Outcome:
+            launcher: Sequence[str] = (), runs: Runs | None = None) -> Outcome:
     folder = grid.folder(run, seed)
     os.makedirs(folder, exist_ok=True)
     marker = {"command": recorded(command, folder), "finished": False}
@@ -102,7 +168,7 @@ def run_one(grid: Grid, run: Run, seed: int, command: Sequence[str], threads: in
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     start = time.monotonic()
     with open(os.path.join(folder, LOG), "a", encoding="utf-8") as log:
-        code = subprocess.run(launched(command, launcher), stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+        code = (runs or Runs()).wait(launched(command, launcher), stdout=log, stderr=subprocess.STDOUT, env=env)
     seconds = time.monotonic() - start
     if code == 0:
         try:
@@ -166,28 +232,46 @@ def run_grid(grid: Grid, jobs: int, threads: int, command: Command = train_comma
              echo: Callable[[str], None] = print, launcher: Sequence[str] = ()) -> list[Outcome]:
     """Runs every unfinished (run, seed) of ``grid``, ``jobs`` at a time, each process with
     ``threads`` threads (each run one process, or a job of ``launcher``'s); one line per finished
-    run with the grid's ETA. Returns the failed ones."""
+    run with the grid's ETA. Returns the failed ones; raises GridStopped after SIGTERM or SIGINT,
+    once the runs in progress have stopped."""
     todo = [(run, seed, command(grid, run, seed)) for run, seed in grid.jobs()]
     pending = [(run, seed, cmd) for run, seed, cmd in todo if not is_finished(grid, run, seed, cmd)]
     total, skipped = len(todo), len(todo) - len(pending)
     if skipped:
         echo(f"{skipped} of {total} runs already finished in {grid.output}: skipped")
-    failed, seconds = [], []
-    done = skipped
+    runs = Runs()
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(run_one, grid, run, seed, cmd, threads, launcher) for run, seed, cmd in pending]
-        for future in as_completed(futures):
-            outcome = future.result()
-            done += 1
-            left = total - done
-            seconds.append(outcome.seconds)
-            eta = grid_eta(seconds, left, jobs)
-            head = f"[{done}/{total}] {outcome.run.name} seed {outcome.seed}"
-            if outcome.returncode == 0:
-                echo(f"{head}: {_brief(outcome.folder)} in {_duration(outcome.seconds)}; "
-                     f"grid ETA {_duration(eta)}")
-            else:
-                failed.append(outcome)
-                echo(f"{head}: FAILED (exit {outcome.returncode}) {_last_error(outcome.folder)} "
-                     f"[{os.path.join(outcome.folder, LOG)}]; grid ETA {_duration(eta)}")
+        futures: list[Future] = []
+        with stopped_by_signals(runs, futures):
+            futures += [pool.submit(run_one, grid, run, seed, cmd, threads, launcher, runs)
+                        for run, seed, cmd in pending]
+            failed = _report(futures, total, skipped, jobs, echo, runs)
+    if runs.signum is not None:
+        raise GridStopped(runs.signum)
+    return failed
+
+
+def _report(futures: list[Future], total: int, done: int, jobs: int, echo: Callable[[str], None],
+            runs: Runs) -> list[Outcome]:
+    """One line per run as it ends (none for those a stop cancelled before they started); the
+    failed ones, not counting those the stop ended."""
+    failed, seconds = [], []
+    for future in as_completed(futures):
+        if future.cancelled():
+            continue
+        outcome = future.result()
+        if outcome.returncode != 0 and runs.signum is not None:
+            echo(f"{outcome.run.name} seed {outcome.seed}: stopped (exit {outcome.returncode}); it resumes from "
+                 "its last checkpoint")
+            continue
+        done += 1
+        head = f"[{done}/{total}] {outcome.run.name} seed {outcome.seed}"
+        seconds.append(outcome.seconds)
+        eta = grid_eta(seconds, total - done, jobs)
+        if outcome.returncode == 0:
+            echo(f"{head}: {_brief(outcome.folder)} in {_duration(outcome.seconds)}; grid ETA {_duration(eta)}")
+        else:
+            failed.append(outcome)
+            echo(f"{head}: FAILED (exit {outcome.returncode}) {_last_error(outcome.folder)} "
+                 f"[{os.path.join(outcome.folder, LOG)}]; grid ETA {_duration(eta)}")
     return failed
