@@ -295,7 +295,6 @@ run_cli(lambda: run_grid(grid, jobs=1, threads=1, command=command))
 def test_sigterm_to_the_runner_stops_its_runs_and_starts_no_more(tmp_path):
     """``kill`` on the runner reaches the training it runs (which stops at a checkpoint) and the
     queued run never starts; the runner exits like the trainer, 143, with one line."""
-
     (tmp_path / "train.py").write_text(SLOW_TRAIN)
     (tmp_path / "runner.py").write_text(RUNNER)
     out = tmp_path / "out"
