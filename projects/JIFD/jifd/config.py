@@ -8,7 +8,7 @@ from vreid.config import declare_choices, declare_minimum
 # Opri's naming is unpublished: assume VeRi's `<pid>_c<cam>_<...>.jpg`.
 OPRI_NAME_PATTERN = r"^(?P<pid>\d+)_c(?P<camid>\d+)_"
 GRL_SCHEDULES = ("constant", "dann")  # MODEL.JIFD.DOMAIN.GRL_SCHEDULE (modeling.grad_reverse)
-SHARE_FORMS = ("batch", "fisher")  # MODEL.JIFD.SHARE_FORM (modeling.share)
+SHARE_FORMS = ("batch", "fisher")  # MODEL.JIFD.{DI,VAE}.DOMAIN_SHARE_FORM, CI.IDENTITY_SHARE_FORM
 
 
 def add_jifd_config(cfg: CN) -> None:
@@ -40,12 +40,13 @@ def add_jifd_config(cfg: CN) -> None:
     # what differs between the domains (light, colour cast, background), not to copy the image.
     j.VAE.DOMAIN_SHARE_WEIGHT = 0.0
     j.VAE.SHARE_POOL = 8
-    # How the three shares (VAE.DOMAIN_SHARE_WEIGHT, DI.DOMAIN_SHARE_WEIGHT,
-    # CI.IDENTITY_SHARE_WEIGHT) measure a label's trace: "batch", each dimension of the batch on
-    # its own; "fisher", along the label's Fisher directions from running statistics, the
-    # directions a linear probe reads (modeling.share).
-    j.SHARE_FORM = "batch"
-    declare_choices("MODEL.JIFD.SHARE_FORM", SHARE_FORMS)
+    # How each share (VAE and DI.DOMAIN_SHARE_WEIGHT, CI.IDENTITY_SHARE_WEIGHT) measures its
+    # label's trace: "batch", each dimension of the batch on its own; "fisher", along the label's
+    # Fisher directions from running statistics, the directions a linear probe reads
+    # (modeling.share).
+    j.VAE.DOMAIN_SHARE_FORM = "batch"
+    for key in ("VAE.DOMAIN_SHARE_FORM", "DI.DOMAIN_SHARE_FORM", "CI.IDENTITY_SHARE_FORM"):
+        declare_choices(f"MODEL.JIFD.{key}", SHARE_FORMS)
     declare_choices("MODEL.JIFD.DOMAIN.GRL_SCHEDULE", GRL_SCHEDULES)
     declare_minimum("MODEL.JIFD.VAE.SHARE_POOL", 1, "pooled pixels a side")
 
@@ -55,6 +56,7 @@ def add_jifd_config(cfg: CN) -> None:
     # Weight of the share of f_di's batch variance explained by the domain
     # (modeling.share): the domain's linear trace, removed without an adversary.
     j.DI.DOMAIN_SHARE_WEIGHT = 0.0
+    j.DI.DOMAIN_SHARE_FORM = "batch"
     j.DS = CN({"ENABLED": True})  # domain-specific branch with its own identity classifier
     j.DS.CLS_WEIGHT = 1.0
     # Weight of a plain (not reversed) domain classifier on f_ds, so f_ds holds the domain; 0: off.
@@ -67,6 +69,7 @@ def add_jifd_config(cfg: CN) -> None:
     # and shift, and the weight of the share of f_ci's batch variance explained by identity.
     j.CI.OUTPUT_AFFINE = True
     j.CI.IDENTITY_SHARE_WEIGHT = 0.0
+    j.CI.IDENTITY_SHARE_FORM = "batch"
 
     # Domain discriminator on f_di behind gradient reversal.
     j.DOMAIN = CN({"ENABLED": True})

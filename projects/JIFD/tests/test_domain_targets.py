@@ -213,10 +213,11 @@ def test_fisher_share_of_a_label_that_tells_nothing_stays_at_the_floor():
 
 
 def test_share_form_fisher_builds_every_share_with_its_dimension():
-    """MODEL.JIFD.SHARE_FORM reaches the three shares; their running statistics are buffers, so
+    """Each share's form key reaches its share; their running statistics are buffers, so
     they are saved and resumed with the model."""
     cfg = get_cfg()
-    cfg.merge_from_list([*TINY, "MODEL.JIFD.SHARE_FORM", "fisher", "MODEL.JIFD.DI.DOMAIN_SHARE_WEIGHT", 1.0,
+    cfg.merge_from_list([*TINY, "MODEL.JIFD.DI.DOMAIN_SHARE_FORM", "fisher", "MODEL.JIFD.DI.DOMAIN_SHARE_WEIGHT", 1.0,
+                         "MODEL.JIFD.VAE.DOMAIN_SHARE_FORM", "fisher", "MODEL.JIFD.CI.IDENTITY_SHARE_FORM", "fisher",
                          "MODEL.JIFD.VAE.DOMAIN_SHARE_WEIGHT", 1.0, "MODEL.JIFD.VAE.SHARE_POOL", 4,
                          "MODEL.JIFD.CI.OUTPUT_AFFINE", False, "MODEL.JIFD.CI.IDENTITY_SHARE_WEIGHT", 1.0])
     m = build_model(cfg)
@@ -230,6 +231,6 @@ def test_share_form_fisher_builds_every_share_with_its_dimension():
                                                   "loss_ci_identity_share"))
     assert m.state_dict()["objectives.di_share.seen"].tolist() == [1.0, 1.0]
     assert m.objectives.ci_share.means.shape == (4, 512)  # one mean per training identity
-    cfg.merge_from_list(["MODEL.JIFD.SHARE_FORM", "whitened"])
-    with pytest.raises(UserError, match="MODEL.JIFD.SHARE_FORM 'whitened' is not one of batch, fisher"):
+    cfg.merge_from_list(["MODEL.JIFD.DI.DOMAIN_SHARE_FORM", "whitened"])
+    with pytest.raises(UserError, match="MODEL.JIFD.DI.DOMAIN_SHARE_FORM 'whitened' is not one of batch, fisher"):
         check_config(cfg)

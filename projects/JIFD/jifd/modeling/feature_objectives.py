@@ -153,9 +153,9 @@ def build_feature_objectives(cfg, num_domains: int) -> FeatureObjectives:
         mine_di_ci=MINE(feat_dim, feat_dim, j.MINE.HIDDEN_DIM) if mine else None,
         recon=nn.Linear(2 * feat_dim, feat_dim) if j.RECON.ENABLED else None,
         ring=RingLoss(j.RING.RADIUS, j.RING.FORM) if j.RING.ENABLED else None,
-        ci_share=build_share(j.SHARE_FORM, feat_dim, classes)
+        ci_share=build_share(j.CI.IDENTITY_SHARE_FORM, feat_dim, classes)
         if ci and j.CI.IDENTITY_SHARE_WEIGHT > 0 else None,
-        di_share=build_share(j.SHARE_FORM, feat_dim, num_domains) if j.DI.DOMAIN_SHARE_WEIGHT > 0 else None,
+        di_share=build_share(j.DI.DOMAIN_SHARE_FORM, feat_dim, num_domains) if j.DI.DOMAIN_SHARE_WEIGHT > 0 else None,
         weights={"ds_cls": j.DS.CLS_WEIGHT, "ds_domain": j.DS.DOMAIN_WEIGHT, "ci_cls": j.CI.CLS_WEIGHT,
                  "ci_confusion": j.CI.CONFUSION_WEIGHT, "ci_share": j.CI.IDENTITY_SHARE_WEIGHT,
                  "di_share": j.DI.DOMAIN_SHARE_WEIGHT, "domain": j.DOMAIN.WEIGHT, "mine": j.MINE.WEIGHT, "recon": j.RECON.WEIGHT, "ring": j.RING.WEIGHT},

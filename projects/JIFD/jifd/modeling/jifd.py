@@ -154,7 +154,7 @@ class JIFD(RawPixelModel):
             "vae": ImageVAE(j.VAE.CHANNELS, j.VAE.LATENT_CHANNELS) if j.VAE.ENABLED else None,
             "di": Disentangler(cfg.MODEL.BACKBONE.FEAT_DIM, j.DISENTANGLER_HIDDEN_DIM) if j.DI.ENABLED else None,
             "objectives": build_feature_objectives(cfg, num_domains),
-            "vae_share": build_share(j.SHARE_FORM, 3 * j.VAE.SHARE_POOL ** 2, num_domains)
+            "vae_share": build_share(j.VAE.DOMAIN_SHARE_FORM, 3 * j.VAE.SHARE_POOL ** 2, num_domains)
             if j.VAE.ENABLED and j.VAE.DOMAIN_SHARE_WEIGHT > 0 else None,
             "domain_key": domain_key,
             "reid_input": j.VAE.REID_INPUT,

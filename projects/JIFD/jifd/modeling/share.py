@@ -1,6 +1,6 @@
 """The share of a feature's variance that a label explains: the remedy of a branch that must not
 hold a label (identity in f_ci, the domain in f_di, the domain in the pooled pixels of x - G(x)).
-MODEL.JIFD.SHARE_FORM picks how it looks: each dimension of the batch on its own ("batch",
+Each share's form key (MODEL.JIFD.DI.DOMAIN_SHARE_FORM, ...) picks how it looks: each dimension of the batch on its own ("batch",
 label_share) or along the label's Fisher directions from running statistics ("fisher",
 FisherShare), which is what a linear probe reads."""
 from __future__ import annotations
@@ -127,7 +127,7 @@ class FisherShare(nn.Module):
 
 
 def build_share(form: str, dim: int, num_labels: int) -> nn.Module:
-    """MODEL.JIFD.SHARE_FORM's module for a feature of ``dim`` dimensions and labels in
+    """The module of a share of the given form (MODEL.JIFD.*_SHARE_FORM) for a feature of ``dim`` dimensions and labels in
     [0, num_labels)."""
     if form not in SHARE_FORMS:
         raise ValueError(f"share form must be one of {SHARE_FORMS}, got {form!r}")
