@@ -53,3 +53,16 @@ def test_an_untrained_model_is_evaluated_on_source_val(data_root, small_bot_cfg,
     assert num_query == len(get_dataset("SourceVal", cfg).query) > 0
     results = Trainer.test(cfg, build_model(cfg).eval())
     assert 0.0 < results["mAP"] <= 100.0
+
+
+def test_source_val_of_one_source_holds_that_sources_identities(data_root, small_bot_cfg, tmp_path):
+    """SourceVal@<name> is the protocol on one training set's held-out identities; it alone is
+    enough to hold identities out, and a name outside DATASETS.NAMES is refused by name."""
+    cfg = cfg_with(small_bot_cfg, tmp_path, tests=("SourceVal@SynDN",))
+    build_train_set(cfg)  # the per-source test set counts as listing SourceVal
+    one, both = get_dataset("SourceVal@SynDN", cfg), get_dataset("SourceVal", cfg)
+    assert sorted(r[0] for r in one.query + one.gallery) == sorted(r[0] for r in both.query + both.gallery)
+    with pytest.raises(UserError, match=r"'SourceVal@SynVeRi' names 'SynVeRi', which is not in DATASETS.NAMES"):
+        get_dataset("SourceVal@SynVeRi", cfg)
+    with pytest.raises(UserError, match="did you mean SourceVal"):
+        get_dataset("SourceValid", cfg)

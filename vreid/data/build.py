@@ -34,8 +34,8 @@ def get_dataset(name: str, cfg=None, **kwargs):
     pattern) defines ``config_kwargs(cfg) -> dict``, passed to it when ``cfg`` is given.
     ``SourceVal`` is built here, from the held-out identities of the config's training sets.
     """
-    if name == source_val.SOURCE_VAL:
-        return _source_val(cfg, **kwargs)
+    if name.startswith(source_val.SOURCE_VAL):
+        return _source_val(name, cfg, **kwargs)
     try:
         cls = DATASET_REGISTRY.get(name)
     except KeyError:
@@ -54,11 +54,15 @@ def get_dataset(name: str, cfg=None, **kwargs):
         ) from None
 
 
-def _source_val(cfg, **kwargs) -> source_val.SourceVal:
+def _source_val(name: str, cfg, **kwargs) -> source_val.SourceVal:
     if cfg is None:
         raise UserError(source_val.NEEDS_CONFIG)
+    sources = source_val.parse_name(name, cfg)
+    if sources is None:
+        raise UserError(f"unknown dataset {name!r} in DATASETS.TESTS: did you mean {source_val.SOURCE_VAL} or "
+                        f"{source_val.SOURCE_VAL}{source_val.ONE_SOURCE}<one of DATASETS.NAMES>?")
     source_val.check_source_val(cfg)
-    held_out = {name: source_val.split_off(get_dataset(name, cfg).train, cfg)[1] for name in cfg.DATASETS.NAMES}
+    held_out = {source: source_val.split_off(get_dataset(source, cfg).train, cfg)[1] for source in sources}
     return source_val.SourceVal(held_out=held_out, seed=cfg.DATASETS.SOURCE_VAL.SEED, **kwargs)
 
 

@@ -22,7 +22,7 @@ from fastreid.data.datasets import DATASET_REGISTRY
 from vreid.data.build import data_root, get_dataset
 from vreid.data.dataset import Record, record_meta
 from vreid.data.draws import GalleryDraw, split
-from vreid.data.source_val import SOURCE_VAL
+from vreid.data.source_val import parse_name
 from vreid.errors import UserError
 from vreid.projects import batch_keys, installed_projects
 
@@ -229,7 +229,7 @@ def check_identities_unseen(cfg, name: str, records: Sequence[Record]) -> None:
     (train VeRi, test Opri) reuse id numbers for different vehicles, while within one folder a
     number is one vehicle of that dataset's labelling, so a shared one is unambiguous, and an
     error. A training set of another declared folder is not even read."""
-    if name == SOURCE_VAL:
+    if parse_name(name, cfg) is not None:
         return  # held out of training by construction (vreid.data.source_val)
     folder = _declared_folder(cfg, name) or _common_folder(records)
     test_ids = {str(r[1]) for r in records}
