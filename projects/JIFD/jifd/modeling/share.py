@@ -1,8 +1,8 @@
 """The share of a feature's variance that a label explains: the remedy of a branch that must not
 hold a label (identity in f_ci, the domain in f_di, the domain in the pooled pixels of x - G(x)).
-Each share's form key (MODEL.JIFD.DI.DOMAIN_SHARE_FORM, ...) picks how it looks: each dimension of the batch on its own ("batch",
-label_share) or along the label's Fisher directions from running statistics ("fisher",
-FisherShare), which is what a linear probe reads."""
+Each share's form key (MODEL.JIFD.DI.DOMAIN_SHARE_FORM, ...) picks how it looks: each dimension
+of the batch on its own ("batch", label_share) or along the label's Fisher directions from
+running statistics ("fisher", FisherShare), which is what a linear probe reads."""
 from __future__ import annotations
 
 import torch
