@@ -113,7 +113,7 @@ class Runs:
     on the runner left its trainings running to the end."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # stop runs in a signal handler, which a second signal can re-enter
         self._running: set[subprocess.Popen] = set()
         self.signum: int | None = None
 

@@ -127,8 +127,8 @@ class FisherShare(nn.Module):
 
 
 def build_share(form: str, dim: int, num_labels: int) -> nn.Module:
-    """The module of a share of the given form (MODEL.JIFD.*_SHARE_FORM) for a feature of ``dim`` dimensions and labels in
-    [0, num_labels)."""
+    """The share module of ``form`` (a MODEL.JIFD.*_SHARE_FORM) for a feature of ``dim``
+    dimensions and labels in [0, num_labels)."""
     if form not in SHARE_FORMS:
         raise ValueError(f"share form must be one of {SHARE_FORMS}, got {form!r}")
     return BatchShare() if form == "batch" else FisherShare(dim, num_labels)
