@@ -1,7 +1,8 @@
-"""The bridge from DNDM without its modules to BoT, and DNDM's modules on BoT: each switch the
-grids step through does what its key says (and its default keeps DNDM as it was), each bridge
-step is the step before plus exactly its one switch, each on-BoT row is BoT plus its modules,
-and every run of both grids loads and builds."""
+"""The bridge from DNDM without its modules to BoT, DNDM's modules on BoT, and the deciding runs at
+a longer schedule: each switch the grids step through does what its key says (and its default
+keeps DNDM as it was), each bridge step is the step before plus exactly its one switch, each
+on-BoT row is BoT plus its modules, each long run is its dndm_bench run at twice the schedule,
+and every run of the three grids loads and builds."""
 import importlib.util
 from collections import Counter
 from pathlib import Path
@@ -22,6 +23,7 @@ from .test_dndm_as_bot import flat
 ROOT = Path(__file__).resolve().parents[3]
 GRIDS = ROOT / "configs" / "ablations"
 BRIDGE, ON_BOT = GRIDS / "dndm_bridge_bench.yml", GRIDS / "dndm_on_bot_bench.yml"
+LONG = GRIDS / "dndm_long_bench.yml"
 DNDM_YML = str(ROOT / "configs" / "synthetic" / "dndm.yml")
 BUILD = ["MODEL.DEVICE", "cpu", "MODEL.HEADS.NUM_CLASSES", 6]
 # Keys that differ between the bridge's ends and change nothing the tables report: the model's
@@ -128,7 +130,7 @@ def test_identity_sampler_mixes_the_domains():
 
 # --- the grids ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("grid", [BRIDGE, ON_BOT])
+@pytest.mark.parametrize("grid", [BRIDGE, ON_BOT, LONG])
 def test_ablate_checks_every_run_of_the_grid(grid, capsys):
     main = ablate_main()
     assert main(["--grid", str(grid), "--check"]) == 0
@@ -177,7 +179,18 @@ def test_on_bot_rows_are_bot_plus_their_modules():
     assert cca.cca is not None and cca._is_paired([0] * 16 + [1] * 16)
 
 
-@pytest.mark.parametrize("grid", [BRIDGE, ON_BOT])
+def test_long_runs_are_dndm_bench_runs_at_twice_the_schedule():
+    """Only the schedule changes, and every evaluation of the last period (the convergence
+    check) falls after the rate step."""
+    long, bench = run_configs(LONG), run_configs(GRIDS / "dndm_bench.yml")
+    assert set(long) == {"dndm", "dndm_modules_off", "bot"}
+    for name, cfg in long.items():
+        assert differ(bench[name], cfg) == {"SOLVER.MAX_EPOCH", "SOLVER.STEPS"}, name
+        assert cfg.SOLVER.MAX_EPOCH == 2 * bench[name].SOLVER.MAX_EPOCH
+        assert cfg.SOLVER.MAX_EPOCH - 2 * cfg.TEST.EVAL_PERIOD >= max(cfg.SOLVER.STEPS)
+
+
+@pytest.mark.parametrize("grid", [BRIDGE, ON_BOT, LONG])
 def test_every_run_builds_its_model(grid):
     """Model-level checks (a pool layer and GeM form that do not fit, DNDM's checks) run at the
     build, which --check does not reach."""
