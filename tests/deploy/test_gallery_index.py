@@ -1,9 +1,11 @@
 """Gallery indexes on faiss: the flat index ranks as the exact search does, the approximate kinds
-find nearly the same neighbours on clustered features, incremental adds equal one build, and
-files or queries of another model, truncated files and bad parameters are one line naming them."""
+find nearly the same neighbours on clustered features, incremental adds equal one build, a save
+stopped at any point leaves the previous index or the new one, and files or queries of another
+model, truncated files and bad parameters are one line naming them."""
 from __future__ import annotations
 
 import json
+import os
 
 import faiss
 import numpy as np
@@ -11,7 +13,7 @@ import pytest
 
 from vreid.deploy.feature_file import FeatureFile
 from vreid.deploy.gallery import ExactGallery
-from vreid.deploy.gallery_index import GalleryIndex, load_index, open_gallery, sidecar_path
+from vreid.deploy.gallery_index import GalleryIndex, load_index, open_gallery, pending_sidecar, sidecar_path
 from vreid.deploy.index_params import IndexParams
 from vreid.deploy.provenance import Provenance, Rows, file_sha256
 from vreid.errors import UserError
@@ -90,6 +92,35 @@ def test_saved_and_loaded_the_index_searches_alike(gallery, kind, tmp_path):
     assert ids(loaded.search(queries, 5)) == ids(built.search(queries, 5))
     assert loaded.params.used() == params.used() and loaded.rows.paths == gallery.paths
     assert not list(tmp_path.glob(".*tmp*"))  # no temporary file left
+
+
+def save_stopped_at(monkeypatch, index: GalleryIndex, path: str, stop: str) -> None:
+    """``index.save(path)`` interrupted (Ctrl-C, or a kill: the files are the same) as it renames
+    a file onto ``stop``."""
+    replace = os.replace
+
+    def interrupted(src, dst):
+        if dst == stop:
+            raise KeyboardInterrupt
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        index.save(path)
+    monkeypatch.setattr(os, "replace", replace)
+
+
+@pytest.mark.parametrize("stop, rows", [("index", 100), ("sidecar", ROWS)], ids=["before-faiss", "between-renames"])
+def test_a_stopped_save_leaves_the_previous_index_or_the_new_one(gallery, tmp_path, monkeypatch, stop, rows):
+    path = str(tmp_path / "g.faiss")
+    GalleryIndex.build(features(gallery.features[:100]), IndexParams(), "old.npy").save(path)
+    save_stopped_at(monkeypatch, GalleryIndex.build(gallery, IndexParams(), "g.npy"), path,
+                    path if stop == "index" else sidecar_path(path))
+    assert os.path.exists(pending_sidecar(path)) == (stop == "sidecar")  # the new sidecar waits for the load
+    loaded = load_index(path)
+    assert loaded.index.ntotal == len(loaded.rows) == rows and loaded.sources[0]["rows"] == rows
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.faiss", "g.faiss.json"]  # nothing pending or half
+    assert load_index(path).index.ntotal == rows
 
 
 def test_adding_two_halves_equals_building_from_the_whole(gallery, tmp_path):

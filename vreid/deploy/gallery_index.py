@@ -4,9 +4,11 @@ The sidecar holds what the faiss file cannot: the rows' image paths and labels a
 that embedded them (``vreid.deploy.provenance``, as a feature file records them), the kind and
 parameters, the feature files added so far, and the size and SHA-256 of the faiss file it
 belongs to. Queries embedded by other weights, and features of another model added later, are
-refused: distances between two models' features mean nothing. Both files are written under
-temporary names and renamed when whole, so a failed write keeps the previous index; the faiss
-file is read once, hashed and parsed from the same mapping.
+refused: distances between two models' features mean nothing. Both files are written and synced
+under temporary names, then renamed into place, the faiss file first; a save stopped between the
+two renames leaves its sidecar pending, and the next load puts it in place. So the pair on disk
+is always the previous index or the new one. The faiss file is read once, hashed and parsed from
+the same mapping.
 """
 from __future__ import annotations
 
@@ -98,20 +100,25 @@ class GalleryIndex(SavedGallery):
         return hits_of([[i for i, _ in f] for f in found], [[d for _, d in f] for f in found])
 
     def save(self, path: str, key: BatchKey | None = None) -> None:
-        """Both files, each renamed into place only when whole; the labels as words of ``key``."""
+        """Both files, each renamed into place only when whole; the labels as words of ``key``.
+        Once the faiss file is in place its sidecar is kept pending whatever happens, for
+        ``load_index`` to finish the save."""
         check_output_file(path, "--index")
         side = sidecar_path(path)
-        index_tmp, side_tmp = _temporary(path), _temporary(side)
+        index_tmp, pending = _temporary(path), pending_sidecar(path)
+        placed = False
         try:
             _write_faiss(self.index, index_tmp, path)
             record = self._record(path, index_tmp, key)
-            with writing(side, "the index sidecar"), open(side_tmp, "w", encoding="utf-8") as f:
+            with writing(side, "the index sidecar"), open(pending, "w", encoding="utf-8") as f:
                 json.dump(record, f, indent=1)
+                _sync(f)
             with writing(path, "the gallery index"):
                 os.replace(index_tmp, path)
-                os.replace(side_tmp, side)
+                placed = True
+                os.replace(pending, side)
         finally:
-            for tmp in (index_tmp, side_tmp):
+            for tmp in (index_tmp,) if placed else (index_tmp, pending):
                 if os.path.exists(tmp):
                     os.remove(tmp)
         self.path = path
@@ -128,11 +135,39 @@ def _temporary(path: str) -> str:
     return os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.tmp{os.getpid()}")
 
 
+def pending_sidecar(index_path: str) -> str:
+    """Where a save keeps the new sidecar until the faiss file it describes is in place."""
+    side = sidecar_path(os.path.abspath(index_path))
+    return os.path.join(os.path.dirname(side), f".{os.path.basename(side)}.pending")
+
+
+def _sync(f) -> None:
+    f.flush()
+    os.fsync(f.fileno())
+
+
 def _write_faiss(index: faiss.Index, tmp: str, path: str) -> None:
     try:
         faiss.write_index(index, tmp)
     except RuntimeError as e:
         raise UserError(f"cannot write the gallery index {path}: {_faiss_reason(e)}; is the disk full?") from None
+    with writing(path, "the gallery index"), open(tmp, "rb+") as f:
+        _sync(f)
+
+
+def _finish_interrupted_save(path: str, side: str) -> None:
+    """A save stopped between its two renames left the new faiss file beside the old sidecar and
+    the new sidecar pending: put that in place when it describes the faiss file on disk. A pending
+    sidecar that does not (a save stopped before its faiss file went into place) is left for the
+    next save to overwrite."""
+    pending = pending_sidecar(path)
+    try:
+        with open(pending, encoding="utf-8") as f:
+            recorded = json.load(f)["index_file"]
+        if os.path.getsize(path) == recorded["bytes"] and file_sha256(path) == recorded["sha256"]:
+            os.replace(pending, side)
+    except (OSError, ValueError, TypeError, KeyError):
+        pass  # none pending, or half written: the pair on disk is the previous index
 
 
 def _faiss_reason(error: RuntimeError) -> str:
@@ -145,6 +180,7 @@ def load_index(path: str, key: BatchKey | None = None, tune: Callable[[IndexPara
     """Read and cross-check both files; ``tune`` may change the search-time parameters. Every
     problem is one line naming the file."""
     side = sidecar_path(path)
+    _finish_interrupted_save(path, side)
     for p in (path, side):
         if not os.path.isfile(p):
             raise UserError(f"gallery index {p} not found; make it with tools/build_index.py --index {path}")
