@@ -252,6 +252,25 @@ def test_a_path_is_paired_against_both_of_its_ends(tmp_path, fake):
     single = summarise(results, "start")
     assert markdown(single, "start", {"P": 64}).count("Δ mAP vs") == 1
     assert "vs_others" not in as_json(single, "start", results) and "other_references" not in as_json(single, "start", results)
+    assert "vs_previous" not in as_json(single, "start", results) and "run above" not in markdown(single, "start", {})
+
+
+def test_a_path_pairs_each_run_against_the_one_above(tmp_path, fake):
+    """``path: true``: each step's own worth, start -> step +10 mAP, step -> end +20, one more column."""
+    grid = replace(grid_of(tmp_path, [Run("start", "a.yml"), Run("step", "a.yml", ("OFFSET", "1")),
+                                      Run("end", "a.yml", ("OFFSET", "3"))]), path=True)
+    run_grid(grid, jobs=2, threads=1, command=fake, echo=lambda _: None)
+    results = {run.name: {s: final_metrics(str(Path(grid.folder(run, s)) / "metrics.json")) for s in grid.seeds}
+               for run in grid.runs}
+    rows = summarise(results, "start", path=True)
+    assert [r.vs_previous and r.vs_previous["mAP"].mean for r in rows] == [None, pytest.approx(10.0), pytest.approx(20.0)]
+    text = markdown(rows, "start", {"P": 64}, path=True)
+    assert "| run | seeds | Rank-1 % | mAP % | Δ Rank-1 vs start | Δ mAP vs start | Δ mAP vs the run above |" in text
+    assert "| `end` | 3 | 25.0 ± 2.0 [20.0, 30.0] | 31.0 ± 1.0 [28.5, 33.5] | +3.0 [+3.0, +3.0] | +30.0 [+30.0, +30.0] " \
+           "| +20.0 [+20.0, +20.0] |" in text
+    saved = json.loads(as_json(rows, "start", results, path=True))
+    assert saved["path"] is True and saved["rows"][0]["vs_previous"] is None
+    assert saved["rows"][2]["vs_previous"]["mAP"]["mean"] == 20.0
 
 
 def test_a_grid_file_lists_its_references_and_quick_keeps_those_it_runs(tmp_path):
@@ -261,9 +280,14 @@ def test_a_grid_file_lists_its_references_and_quick_keeps_those_it_runs(tmp_path
     path.write_text(f"output: {tmp_path / 'out'}\nreference: [a, c]\nruns:\n  a: {{config: {config}}}\n"
                     f"  b: {{config: {config}}}\n  c: {{config: {config}}}\nquick: {{runs: [b, c]}}\n")
     grid = load_grid(str(path))
-    assert (grid.reference, grid.other_references) == ("a", ("c",))
+    assert (grid.reference, grid.other_references) == ("a", ("c",)) and not grid.path
     quick = quick_grid(grid, str(path))
     assert (quick.reference, quick.other_references) == ("c", ())
+    path.write_text(path.read_text() + "path: true\n")
+    assert load_grid(str(path)).path and quick_grid(load_grid(str(path)), str(path)).path
+    path.write_text(path.read_text().replace("path: true", "path: yes please"))
+    with pytest.raises(UserError, match=r"grid\.yml: path must be true or false, got 'yes please'"):
+        load_grid(str(path))
 
 
 # A stand-in training that writes its pid and waits; SIGTERM makes it note that and exit like

@@ -107,17 +107,17 @@ def write_tables(grid: Grid) -> str:
                            if is_finished(grid, run, seed, train_command(grid, run, seed))}
                 for run in grid.runs}
     results, changes = collect(finished)
-    rows = summarise(results, grid.reference, changes, grid.other_references)
+    rows = summarise(results, grid.reference, changes, grid.other_references, grid.path)
     if not rows:
         raise UserError(f"no run of the grid has finished in {grid.output}")
     queries = {p: m["num_queries"] for by_seed in results.values() for metrics in by_seed.values()
                for p, m in metrics.items() if "num_queries" in m}
-    text = markdown(rows, grid.reference, queries, grid.other_references)
+    text = markdown(rows, grid.reference, queries, grid.other_references, grid.path)
     os.makedirs(grid.output, exist_ok=True)
     with open(os.path.join(grid.output, "summary.md"), "w", encoding="utf-8") as f:
         f.write(text)
     with open(os.path.join(grid.output, "summary.json"), "w", encoding="utf-8") as f:
-        f.write(as_json(rows, grid.reference, results, grid.other_references))
+        f.write(as_json(rows, grid.reference, results, grid.other_references, grid.path))
     plot(rows, os.path.join(grid.output, "summary.png"))
     return text
 

@@ -10,6 +10,8 @@ A grid is data, a YAML file::
     runs:
       dndm: {config: configs/synthetic/dndm.yml}
       no_ngs: {config: configs/synthetic/dndm.yml, opts: [MODEL.DNDM.NGS.ENABLED, False]}
+    path: false                              # true: each run is the one above plus one change,
+                                             # and the tables pair each run against the one above
     quick:                                   # what --quick runs: a few runs, seeds and overrides
       runs: [dndm, no_ngs]
       seeds: [0]
@@ -30,7 +32,7 @@ import yaml
 from vreid.errors import UserError
 
 _NAME = re.compile(r"^[A-Za-z0-9_.+-]+$")  # a run name is a folder name
-_GRID_KEYS = {"output", "reference", "seeds", "opts", "runs", "quick"}
+_GRID_KEYS = {"output", "reference", "seeds", "opts", "runs", "quick", "path"}
 _QUICK_KEYS = {"runs", "seeds", "opts"}
 
 
@@ -54,6 +56,7 @@ class Grid:
     # Further runs each run is also paired against, each with its own columns: a path between two
     # configs (one switch per step) reads against both of its ends.
     other_references: tuple[str, ...] = ()
+    path: bool = False  # each run is the one above plus one change: the tables pair each with the one above
 
     @property
     def references(self) -> tuple[str, ...]:
@@ -145,8 +148,11 @@ def load_grid(path: str) -> Grid:
     if not isinstance(quick, dict) or set(quick) - _QUICK_KEYS:
         raise UserError(f"{path}: 'quick' may hold {sorted(_QUICK_KEYS)}, got {quick!r}")
     references = _references(data.get("reference"), path)
+    if not isinstance(data.get("path", False), bool):
+        raise UserError(f"{path}: path must be true or false, got {data['path']!r}")
     grid = Grid(tuple(parsed), _seeds(data.get("seeds", [0]), path), str(data.get("output", "")),
-                references[0] if references else "", _opts(data.get("opts"), path), quick, references[1:])
+                references[0] if references else "", _opts(data.get("opts"), path), quick, references[1:],
+                data.get("path", False))
     if not grid.output:
         raise UserError(f"{path}: set 'output', the folder the runs are written to")
     return check_grid(grid, path)

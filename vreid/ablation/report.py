@@ -29,14 +29,19 @@ def _protocols(rows: list[Row]) -> list[str]:
     return list(dict.fromkeys(r.protocol for r in rows))
 
 
-def markdown(rows: list[Row], reference: str, queries: Mapping[str, float], others: Sequence[str] = ()) -> str:
+def markdown(rows: list[Row], reference: str, queries: Mapping[str, float], others: Sequence[str] = (),
+             path: bool = False) -> str:
     """Per protocol: mean ± sd [95 % interval] over seeds, the paired difference to the reference
-    run (and to each of ``others``) with its 95 % interval, and where runs were evaluated more
-    than once the change of mAP over the last evaluation period (the convergence check)."""
+    run (and to each of ``others``) with its 95 % interval, on a ``path`` the paired mAP
+    difference to the run above, and where runs were evaluated more than once the change of mAP
+    over the last evaluation period (the convergence check)."""
     against = " and ".join(f"`{r}`" for r in (reference, *others))
     parts = ["Mean ± standard deviation over seeds [95 % interval of the mean]; differences are paired "
              f"by seed against {against} [95 % interval]." if reference else
              "Mean ± standard deviation over seeds [95 % interval of the mean]."]
+    if path:
+        parts[0] += (" The runs are a path, each the one above it plus one change: Δ mAP vs the run above is "
+                     "what that change is worth at that point, paired by seed.")
     converging = any(r.change for r in rows)
     if converging:
         parts[0] += (" Last period: mAP at the last evaluation minus the one before [95 % interval]; "
@@ -49,6 +54,8 @@ def markdown(rows: list[Row], reference: str, queries: Mapping[str, float], othe
         head = ["run", "seeds", *(f"{m} %" for m in METRICS)]
         if reference:
             head += [f"Δ {m} vs {ref}" for ref in (reference, *others) for m in METRICS]
+        if path:
+            head.append("Δ mAP vs the run above")
         if converging:
             head.append("last period Δ mAP")
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -59,6 +66,8 @@ def markdown(rows: list[Row], reference: str, queries: Mapping[str, float], othe
                 for other in others:
                     versus = (r.vs_others or {}).get(other)
                     cells += [_difference(versus[m]) if versus else "—" for m in METRICS]
+            if path:
+                cells.append(_difference(r.vs_previous["mAP"]) if r.vs_previous else "—")
             if converging:
                 cells.append(_difference(r.change["mAP"]) if r.change else "—")
             lines.append("| " + " | ".join(cells) + " |")
@@ -78,15 +87,18 @@ def _clean(value):
 
 
 def as_json(rows: list[Row], reference: str, results: Mapping[str, Mapping[int, RunMetrics]],
-            others: Sequence[str] = ()) -> str:
+            others: Sequence[str] = (), path: bool = False) -> str:
     """Every row and every seed's metrics; a grid with one reference is written as before the
-    other references existed (no ``other_references``, no ``vs_others``)."""
+    other references existed (no ``other_references``, no ``vs_others``), one that is no path as
+    before paths (no ``path``, no ``vs_previous``)."""
     per_seed = {run: {str(seed): metrics for seed, metrics in by_seed.items()} for run, by_seed in results.items()}
     rows = [asdict(r) for r in rows]
-    if not others:
-        for row in rows:
-            del row["vs_others"]
-    head = {"reference": reference, **({"other_references": list(others)} if others else {})}
+    for row in rows:
+        for key, kept in (("vs_others", others), ("vs_previous", path)):
+            if not kept:
+                del row[key]
+    head = {"reference": reference, **({"other_references": list(others)} if others else {}),
+            **({"path": True} if path else {})}
     return json.dumps(_clean({**head, "level": 0.95, "rows": rows, "per_seed": per_seed}), indent=1) + "\n"
 
 

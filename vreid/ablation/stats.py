@@ -135,6 +135,9 @@ class Row:
     # other reference -> metric -> paired difference run - that reference (None: the run is that
     # reference, or no seed of theirs is shared); None for a grid with one reference
     vs_others: dict[str, dict[str, Estimate] | None] | None = None
+    # metric -> paired difference run - the run above it, in a grid that is a path (one change per
+    # run); None for the first run, a run sharing no seed with the one above, or a grid of another kind
+    vs_previous: dict[str, Estimate] | None = None
 
 
 def _paired(results: Mapping[int, RunMetrics], reference: Mapping[int, RunMetrics], protocol: str,
@@ -164,12 +167,14 @@ def _versus(run: str, by_seed: Mapping[int, RunMetrics], reference: str,
 
 def summarise(results: Mapping[str, Mapping[int, RunMetrics]], reference: str = "",
               changes: Mapping[str, Mapping[int, RunMetrics]] | None = None,
-              others: Sequence[str] = ()) -> list[Row]:
+              others: Sequence[str] = (), path: bool = False) -> list[Row]:
     """``results[run][seed]`` -> one row per run and protocol, in the runs' order; ``changes``
     (``last_change`` per run and seed) adds each row's change over the last evaluation period,
     over the seeds evaluated more than once; ``others`` are further references, each row paired
-    against each of them too (``Row.vs_others``)."""
+    against each of them too (``Row.vs_others``); ``path``: each row is paired against the run
+    above it too (``Row.vs_previous``), what its one change is worth at that point of the path."""
     rows = []
+    above = dict(zip(list(results)[1:], results)) if path else {}
     for run, by_seed in results.items():
         if not by_seed:
             continue
@@ -180,8 +185,9 @@ def summarise(results: Mapping[str, Mapping[int, RunMetrics]], reference: str = 
             chance = {metric: by_seed[seeds[0]][protocol].get(CHANCE[metric], math.nan) for metric in METRICS}
             paired = _versus(run, by_seed, reference, results, protocol)
             versus = {other: _versus(run, by_seed, other, results, protocol) for other in others} if others else None
+            previous = _versus(run, by_seed, above[run], results, protocol) if run in above else None
             rows.append(Row(run, protocol, seeds, values, chance, paired, _change((changes or {}).get(run, {}), protocol),
-                            versus))
+                            versus, previous))
     return rows
 
 

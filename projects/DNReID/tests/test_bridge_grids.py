@@ -142,6 +142,7 @@ def test_bridge_steps_one_switch_at_a_time_from_modules_off_to_bot():
     grid = load_grid(str(BRIDGE))
     names = [run.name for run in grid.runs]
     assert names == ["dndm_modules_off", *STEPS, "bot"] and grid.references == ("dndm_modules_off", "bot")
+    assert grid.path  # each step read against the step before it
     configs = run_configs(BRIDGE)
     opts = {run.name: run.opts for run in grid.runs}
     for before, step in zip(names, names[1:-1]):
