@@ -174,6 +174,8 @@ def test_on_bot_rows_are_bot_plus_their_modules():
         modules[name] |= sampler
     for name, keys in modules.items():
         assert differ(base, configs[name]) == keys, name
+    dndm = load_config(DNDM_YML, list(grid.opts))
+    assert differ(dndm, configs["dndm_8ids"]) == {"DATALOADER.NUM_INSTANCE"}  # DNDM at BoT's 8 identities
     # The paired sampler's [day 8x2 | night 8x2] batches switch CCA's cross-domain exchange on.
     run = next(r for r in grid.runs if r.name == "bot_cca")
     cca = build_model(load_config(run.config, [*grid.opts, *run.opts, *BUILD]))
