@@ -37,8 +37,11 @@ demo: venv
 	$(BIN)/python tools/make_synthetic.py --root $(DATA) --preset default
 	FASTREID_DATASETS=$(DATA) $(BIN)/python tools/demo.py --config-file $(DEMO_CONFIG)
 
+# The test files run in parallel, one worker per core (pytest-xdist), each file whole in one worker
+# so its fixtures are built once; `make test TEST_WORKERS=0` runs them one after another.
+TEST_WORKERS ?= auto
 test: venv chromium
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # Every command block of the README and docs/, the slow ones too (the demo, benchmarks, grids;
 # `make test` runs the others): tests/docs/docs_blocks.py says how a block is marked.

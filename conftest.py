@@ -1,6 +1,7 @@
 """For every test folder (the core's tests/ and each project's tests/): the test process is set
 up as the training entry point sets up its process (heap reuse on glibc,
-vreid/engine/cpu_heap.py), so CPU training tests run at the speed of real CPU training; and the
+vreid/engine/cpu_heap.py), so CPU training tests run at the speed of real CPU training; under
+pytest-xdist each worker takes its share of the cores, as a launched training process does; and the
 shared fixtures, the tiny synthetic data set and small CPU configs."""
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from fastreid.engine import hooks
 from fastreid.engine.train_loop import HookBase, TrainerBase
 from vreid.config import get_cfg
 from vreid.engine.cpu_heap import is_glibc, reuse_freed_memory
+from vreid.engine.launch import share_cores
 
 ROOT = Path(__file__).resolve().parent
 
@@ -26,6 +28,9 @@ ROOT = Path(__file__).resolve().parent
 def pytest_configure(config) -> None:
     if is_glibc():
         reuse_freed_memory()
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")  # `make test` runs the files in parallel
+    if workers:
+        share_cores(int(workers))
 
 
 @pytest.fixture(scope="session")

@@ -47,7 +47,7 @@ setup(
     extras_require={
         # ruff: the lint test (ruff.toml); playwright drives Debian's chromium in the search page's test
         # (its browser is never downloaded); requests: the service tests' HTTP client
-        "test": ["pytest>=9.2", "ruff>=0.17", "playwright>=1.65", "requests>=2.34"],
+        "test": ["pytest>=9.2", "pytest-xdist>=3.8", "ruff>=0.17", "playwright>=1.65", "requests>=2.34"],
         "deploy": ["onnx>=1.23", "onnxruntime>=1.32"],
         # tools/serve.py: the ASGI app, its server, and the multipart uploads it reads
         "serve": ["starlette>=1.10", "uvicorn>=0.55", "python-multipart>=0.0.34"],

@@ -39,7 +39,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reference", nargs="+", default=None, metavar="NAME",
                         help="run the others are compared with (paired by seed); several: a pair of "
                              "columns against each; '' for none")
-    parser.add_argument("--output", help="folder of the runs and the tables (default: the grid file's)")
+    parser.add_argument("--output", help="folder of the runs and the tables (default: the grid file's; "
+                                         "with --quick, its quick/ subfolder)")
     parser.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE", help="overrides for every run")
     parser.add_argument("--jobs", default="auto", help="concurrent runs, or auto: as cores and memory allow")
     parser.add_argument("--launcher", default="", metavar="COMMAND",
