@@ -45,8 +45,6 @@ STEPS = {
 }
 
 
-
-
 def run_configs(path: Path) -> dict:
     grid = load_grid(str(path))
     return {run.name: load_config(run.config, [*grid.opts, *run.opts]) for run in grid.runs}
@@ -182,11 +180,12 @@ def test_on_bot_rows_are_bot_plus_their_modules():
     assert cca.cca is not None and cca._is_paired([0] * 16 + [1] * 16)
 
 
-def test_long_runs_are_dndm_bench_runs_at_twice_the_schedule():
-    """Only the schedule changes, and every evaluation of the last period (the convergence
-    check) falls after the rate step."""
-    long, bench = run_configs(LONG), run_configs(GRIDS / "dndm_bench.yml")
-    assert set(long) == {"dndm", "dndm_modules_off", "bot"}
+def test_long_runs_are_bench_runs_at_twice_the_schedule():
+    """Each long run is its dndm_bench (or on-BoT) run with only the schedule changed, and every
+    evaluation of the last period (the convergence check) falls after the rate step."""
+    long = run_configs(LONG)
+    bench = {**run_configs(ON_BOT), **run_configs(GRIDS / "dndm_bench.yml")}
+    assert set(long) == {"dndm", "dndm_modules_off", "bot", "dndm_8ids"}
     for name, cfg in long.items():
         assert differ(bench[name], cfg) == {"SOLVER.MAX_EPOCH", "SOLVER.STEPS"}, name
         assert cfg.SOLVER.MAX_EPOCH == 2 * bench[name].SOLVER.MAX_EPOCH
