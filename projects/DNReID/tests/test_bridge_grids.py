@@ -23,7 +23,7 @@ from .test_dndm_as_bot import flat
 ROOT = Path(__file__).resolve().parents[3]
 GRIDS = ROOT / "configs" / "ablations"
 BRIDGE, ON_BOT = GRIDS / "dndm_bridge_bench.yml", GRIDS / "dndm_on_bot_bench.yml"
-LONG = GRIDS / "dndm_long_bench.yml"
+LONG, FIVE_SEEDS = GRIDS / "dndm_long_bench.yml", GRIDS / "dndm_5seeds_bench.yml"
 DNDM_YML = str(ROOT / "configs" / "synthetic" / "dndm.yml")
 BUILD = ["MODEL.DEVICE", "cpu", "MODEL.HEADS.NUM_CLASSES", 6]
 # Keys that differ between the bridge's ends and change nothing the tables report: the model's
@@ -128,7 +128,7 @@ def test_identity_sampler_mixes_the_domains():
 
 # --- the grids ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("grid", [BRIDGE, ON_BOT, LONG])
+@pytest.mark.parametrize("grid", [BRIDGE, ON_BOT, LONG, FIVE_SEEDS])
 def test_ablate_checks_every_run_of_the_grid(grid, capsys):
     main = ablate_main()
     assert main(["--grid", str(grid), "--check"]) == 0
@@ -192,7 +192,17 @@ def test_long_runs_are_bench_runs_at_twice_the_schedule():
         assert cfg.SOLVER.MAX_EPOCH - 2 * cfg.TEST.EVAL_PERIOD >= max(cfg.SOLVER.STEPS)
 
 
-@pytest.mark.parametrize("grid", [BRIDGE, ON_BOT, LONG])
+def test_five_seed_runs_are_the_bench_grids_runs():
+    """Their seeds 0-2 are copied from dndm_bench and the on-BoT grid, so the commands must agree."""
+    five = run_configs(FIVE_SEEDS)
+    bench = {**run_configs(ON_BOT), **run_configs(GRIDS / "dndm_bench.yml")}
+    assert set(five) == {"bot", "dndm", "dndm_8ids", "bot_all"}
+    for name, cfg in five.items():
+        assert differ(bench[name], cfg) == set(), name
+    assert list(load_grid(str(FIVE_SEEDS)).seeds) == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("grid", [BRIDGE, ON_BOT, LONG, FIVE_SEEDS])
 def test_every_run_builds_its_model(grid):
     """Model-level checks (a pool layer and GeM form that do not fit, DNDM's checks) run at the
     build, which --check does not reach."""
