@@ -33,6 +33,18 @@ def pytest_configure(config) -> None:
         share_cores(int(workers))
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config) -> int | None:
+    """`-n auto`: a worker per core, but no more than the free memory holds at 3 GiB a worker
+    (a generous share for the training tests), so a many-core box with little memory does not
+    swap; the variable PYTEST_XDIST_AUTO_NUM_WORKERS still decides when set."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    from vreid.ablation.runner import auto_jobs
+
+    return auto_jobs(1, 3.0)
+
+
 @pytest.fixture(scope="session")
 def datasets_dir(tmp_path_factory) -> str:
     """The session's one data root, which every synthetic-data fixture writes its layouts into
