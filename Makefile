@@ -37,7 +37,8 @@ demo: venv
 	$(BIN)/python tools/make_synthetic.py --root $(DATA) --preset default
 	FASTREID_DATASETS=$(DATA) $(BIN)/python tools/demo.py --config-file $(DEMO_CONFIG)
 
-# The test files run in parallel, one worker per core (pytest-xdist), each file whole in one worker
+# The test files run in parallel, a worker per core as memory allows (pytest-xdist; conftest.py),
+# each file whole in one worker
 # so its fixtures are built once; `make test TEST_WORKERS=0` runs them one after another.
 TEST_WORKERS ?= auto
 test: venv chromium
