@@ -45,8 +45,9 @@ setup(
     ],
     package_data={"vreid.serve": ["page.html"]},  # the search page tools/serve.py serves at /
     extras_require={
-        # pytest-xdist: make test's parallel workers; ruff: the lint test (ruff.toml); playwright drives Debian's chromium in the search page's test
-        # (its browser is never downloaded); requests: the service tests' HTTP client
+        # pytest-xdist: make test's parallel workers; ruff: the lint test (ruff.toml); playwright
+        # drives Debian's chromium in the search page's test (its browser is never downloaded);
+        # requests: the service tests' HTTP client
         "test": ["pytest>=9.2", "pytest-xdist>=3.8", "ruff>=0.17", "playwright>=1.65", "requests>=2.34"],
         "deploy": ["onnx>=1.23", "onnxruntime>=1.32"],
         # tools/serve.py: the ASGI app, its server, and the multipart uploads it reads
