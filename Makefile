@@ -38,7 +38,8 @@ demo: venv
 	FASTREID_DATASETS=$(DATA) $(BIN)/python tools/demo.py --config-file $(DEMO_CONFIG)
 
 # The test files run in parallel, a worker per core as memory allows (pytest-xdist; conftest.py),
-# each file whole in one worker so its fixtures are built once; `make test TEST_WORKERS=0` runs them one after another.
+# each file whole in one worker so its fixtures are built once; `make test TEST_WORKERS=0` runs
+# them one after another.
 TEST_WORKERS ?= auto
 test: venv chromium
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
