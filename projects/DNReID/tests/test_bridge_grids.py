@@ -50,6 +50,11 @@ def run_configs(path: Path) -> dict:
     return {run.name: load_config(run.config, [*grid.opts, *run.opts]) for run in grid.runs}
 
 
+def bench_runs() -> dict:
+    """The 16-epoch bench runs by name: the on-BoT grid's and dndm_bench's (both hold the same bot)."""
+    return {**run_configs(ON_BOT), **run_configs(GRIDS / "dndm_bench.yml")}
+
+
 def differ(a, b) -> set:
     a, b = flat(a), flat(b)
     return {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
@@ -183,8 +188,7 @@ def test_on_bot_rows_are_bot_plus_their_modules():
 def test_long_runs_are_bench_runs_at_twice_the_schedule():
     """Each long run is its dndm_bench (or on-BoT) run with only the schedule changed, and every
     evaluation of the last period (the convergence check) falls after the rate step."""
-    long = run_configs(LONG)
-    bench = {**run_configs(ON_BOT), **run_configs(GRIDS / "dndm_bench.yml")}
+    long, bench = run_configs(LONG), bench_runs()
     assert set(long) == {"dndm", "dndm_modules_off", "bot", "dndm_8ids"}
     for name, cfg in long.items():
         assert differ(bench[name], cfg) == {"SOLVER.MAX_EPOCH", "SOLVER.STEPS"}, name
@@ -194,8 +198,7 @@ def test_long_runs_are_bench_runs_at_twice_the_schedule():
 
 def test_five_seed_runs_are_the_bench_grids_runs():
     """Their seeds 0-2 are copied from dndm_bench and the on-BoT grid, so the commands must agree."""
-    five = run_configs(FIVE_SEEDS)
-    bench = {**run_configs(ON_BOT), **run_configs(GRIDS / "dndm_bench.yml")}
+    five, bench = run_configs(FIVE_SEEDS), bench_runs()
     assert set(five) == {"bot", "dndm", "dndm_8ids", "bot_all"}
     for name, cfg in five.items():
         assert differ(bench[name], cfg) == set(), name
