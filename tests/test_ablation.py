@@ -22,14 +22,17 @@ from vreid.ablation.runner import MARKER, grid_eta, is_finished
 from vreid.ablation.stats import final_metrics, last_change
 from vreid.errors import UserError
 
-# Writes a fast-reid-style metrics.json (a training line, then an evaluation line) whose mAP is
-# 10 * run offset + seed, and logs each call; exits 1 when the run's opts say FAIL.
+# Writes checkpoints as a training does, and a fast-reid-style metrics.json (a training line,
+# then an evaluation line) whose mAP is 10 * run offset + seed, and logs each call; exits 1
+# (after its checkpoints) when the run's opts say FAIL.
 FAKE_TRAIN = '''
 import json, os, sys
 name, seed, folder, *opts = sys.argv[1:]
 os.makedirs(folder, exist_ok=True)
 with open(os.path.join(os.path.dirname(os.path.dirname(folder)), "calls.txt"), "a") as f:
     f.write(f"{name} {seed}\\n")
+for checkpoint in ("model_0001.pth", "model_best.pth", "model_final.pth", "last_checkpoint"):
+    open(os.path.join(folder, checkpoint), "w").close()
 if "FAIL" in opts:
     print("error: the stand-in was told to fail")
     sys.exit(1)
@@ -173,6 +176,20 @@ def test_failed_run_is_reported_and_the_rest_go_on(tmp_path, fake):
     assert any("broken seed 0: FAILED (exit 1) error: the stand-in was told to fail" in line for line in lines)
     assert is_finished(grid, grid.runs[0], 0, fake(grid, grid.runs[0], 0))
     assert not is_finished(grid, grid.runs[1], 0, fake(grid, grid.runs[1], 0))
+
+
+@pytest.mark.parametrize("keep, kept", [
+    ("final", ["last_checkpoint", "model_final.pth"]),
+    ("none", []),
+    ("all", ["last_checkpoint", "model_0001.pth", "model_best.pth", "model_final.pth"])])
+def test_a_finished_run_keeps_the_weights_asked_for_and_a_failed_one_all(tmp_path, fake, keep, kept):
+    grid = grid_of(tmp_path, [Run("ref", "a.yml"), Run("broken", "a.yml", ("FAIL", "1"))], seeds=(0,))
+    run_grid(grid, 1, 1, fake, echo=lambda line: None, keep=keep)
+
+    def weights(run: Run) -> list[str]:
+        return sorted(p.name for p in Path(grid.folder(run, 0)).iterdir() if "checkpoint" in p.name or p.suffix == ".pth")
+    assert weights(grid.runs[0]) == kept
+    assert weights(grid.runs[1]) == ["last_checkpoint", "model_0001.pth", "model_best.pth", "model_final.pth"]
 
 
 def test_grid_file_and_its_quick_variant(tmp_path):

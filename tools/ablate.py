@@ -9,8 +9,9 @@ differences against a reference (or several).
 
 One training per process (tools/train_net.py), ``--jobs`` at a time, or each a multi-process
 job of ``--launcher`` (``--launcher "torchrun --standalone --nproc_per_node 4" --jobs 1``);
-finished runs are skipped and killed ones resumed when the same command is run again. The tables
-go to <output>/summary.md, summary.json and summary.png.
+finished runs are skipped and killed ones resumed when the same command is run again; a finished
+run keeps model_final.pth of its weights (``--keep``). The tables go to <output>/summary.md,
+summary.json and summary.png.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from dataclasses import replace
 from vreid.ablation import (as_json, auto_jobs, collect, grid_from_args, load_grid, markdown, plot, quick_grid,
                             run_grid, summarise)
 from vreid.ablation.grid import Grid
-from vreid.ablation.runner import is_finished, train_command
+from vreid.ablation.runner import KEEP, is_finished, train_command
 from vreid.config import load_config
 from vreid.cli import run_cli, summary
 from vreid.errors import UserError
@@ -46,6 +47,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--launcher", default="", metavar="COMMAND",
                         help="start each run with this instead of python, e.g. \"torchrun --standalone --nproc_per_node 4\"")
     parser.add_argument("--threads", type=int, default=0, help="threads per run (default: cores / jobs)")
+    parser.add_argument("--keep", choices=KEEP, default="final",
+                        help="weights a finished run keeps: all its checkpoints, model_final.pth "
+                             "(default; the others only served to resume it) or none")
     parser.add_argument("--memory-per-run", type=float, default=4.0, metavar="GiB",
                         help="memory one run needs, for --jobs auto (default 4)")
     parser.add_argument("--report-only", action="store_true", help="write the tables of the finished runs, run nothing")
@@ -135,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         jobs, threads = jobs_and_threads(args)
         print(f"{len(grid.runs)} runs x {len(grid.seeds)} seeds -> {grid.output}: {jobs} at a time, "
               f"{threads} threads each")
-        failed = run_grid(grid, jobs, threads, launcher=shlex.split(args.launcher))
+        failed = run_grid(grid, jobs, threads, launcher=shlex.split(args.launcher), keep=args.keep)
     print(write_tables(grid))
     print(f"tables: {os.path.join(grid.output, 'summary.md')}, summary.json, summary.png")
     if failed:

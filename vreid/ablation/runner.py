@@ -3,7 +3,9 @@
 Each run's folder holds ``ablate.json`` (the command, whether it finished, its wall time) and
 ``ablate.log`` (the process's output). A finished run is skipped when the grid is run again; an
 unfinished one (killed, or the machine went down) is started again with ``--resume``, so it
-continues from its last checkpoint. A folder that was run with another command is refused
+continues from its last checkpoint. Once a run has finished, the checkpoints it kept for resuming
+are deleted (``keep``): a grid of 24 runs otherwise leaves about 10 GB of weights at the bench's
+size, which filled this project's CI disk once. A folder that was run with another command is refused
 rather than mixed into the tables. SIGTERM or SIGINT to the runner stops the grid: its runs get
 the signal (training stops between two steps and says how to resume) and no new one starts.
 """
@@ -27,6 +29,9 @@ from vreid.ablation.stats import final_metrics
 from vreid.errors import UserError
 
 MARKER, LOG = "ablate.json", "ablate.log"
+# What a finished run keeps of its weights: every checkpoint; model_final.pth, the weights its
+# figures in the tables come from; or none (the tables only).
+KEEP = ("all", "final", "none")
 ROOT = Path(__file__).resolve().parents[2]
 TRAIN_NET = str(ROOT / "tools" / "train_net.py")
 
@@ -159,8 +164,19 @@ def stopped_by_signals(runs: Runs, futures: list[Future]) -> Iterator[None]:
             signal.signal(s, h)
 
 
+def prune(folder: str, keep: str) -> None:
+    """Deletes the weights of a finished run that ``keep`` does not ask for (see KEEP)."""
+    if keep == "all":
+        return
+    for path in Path(folder).glob("model_*.pth"):
+        if keep == "none" or path.name != "model_final.pth":
+            path.unlink()
+    if keep == "none":
+        Path(folder, "last_checkpoint").unlink(missing_ok=True)
+
+
 def run_one(grid: Grid, run: Run, seed: int, command: Sequence[str], threads: int,
-            launcher: Sequence[str] = (), runs: Runs | None = None) -> Outcome:
+            launcher: Sequence[str] = (), runs: Runs | None = None, keep: str = "final") -> Outcome:
     folder = grid.folder(run, seed)
     os.makedirs(folder, exist_ok=True)
     marker = {"command": recorded(command, folder), "finished": False}
@@ -178,6 +194,7 @@ def run_one(grid: Grid, run: Run, seed: int, command: Sequence[str], threads: in
                 log.write(f"error: {e}\n")
             return Outcome(run, seed, 1, seconds, folder)
         _write_marker(folder, {**marker, "finished": True, "seconds": round(seconds, 1)})
+        prune(folder, keep)
     return Outcome(run, seed, code, seconds, folder)
 
 
@@ -229,10 +246,11 @@ def grid_eta(seconds: list[float], left: int, jobs: int) -> float:
 
 
 def run_grid(grid: Grid, jobs: int, threads: int, command: Command = train_command,
-             echo: Callable[[str], None] = print, launcher: Sequence[str] = ()) -> list[Outcome]:
+             echo: Callable[[str], None] = print, launcher: Sequence[str] = (),
+             keep: str = "final") -> list[Outcome]:
     """Runs every unfinished (run, seed) of ``grid``, ``jobs`` at a time, each process with
     ``threads`` threads (each run one process, or a job of ``launcher``'s); one line per finished
-    run with the grid's ETA. Returns the failed ones; raises GridStopped after SIGTERM or SIGINT,
+    run with the grid's ETA; a finished run keeps the weights ``keep`` names. Returns the failed ones; raises GridStopped after SIGTERM or SIGINT,
     once the runs in progress have stopped."""
     todo = [(run, seed, command(grid, run, seed)) for run, seed in grid.jobs()]
     pending = [(run, seed, cmd) for run, seed, cmd in todo if not is_finished(grid, run, seed, cmd)]
@@ -243,7 +261,7 @@ def run_grid(grid: Grid, jobs: int, threads: int, command: Command = train_comma
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures: list[Future] = []
         with stopped_by_signals(runs, futures):
-            futures += [pool.submit(run_one, grid, run, seed, cmd, threads, launcher, runs)
+            futures += [pool.submit(run_one, grid, run, seed, cmd, threads, launcher, runs, keep)
                         for run, seed, cmd in pending]
             failed = _report(futures, total, skipped, jobs, echo, runs)
     if runs.signum is not None:
