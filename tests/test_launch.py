@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from vreid.engine.launch import external_placement, first_host, free_port, launch, share_cores
+from vreid.engine.launch import external_placement, first_host, launch, serve_store, share_cores
 from vreid.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +30,13 @@ TOY_CONFIG = str(ROOT / "tests" / "toy_project" / "configs" / "toy.yml")
 QUICK = ["MODEL.DEVICE", "cpu", "DATALOADER.NUM_WORKERS", "0", "SOLVER.MAX_EPOCH", "2", "TEST.EVAL_PERIOD", "100",
          "INPUT.FLIP.ENABLED", "False", "INPUT.PADDING.ENABLED", "False", "INPUT.REA.ENABLED", "False"]
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
+
+
+def free_port() -> int:
+    """A port free now, for a launcher that needs one named (torchrun across machines, srun)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -93,6 +101,16 @@ def test_srun_variables_make_a_job(env, tmp_path):
         assert task.returncode == 0, err[-3000:]
     assert _world_lines(tmp_path / "run") == ["Rank of current process: 0. World size: 2",
                                               "Rank of current process: 1. World size: 2"]
+
+
+def test_a_spawned_jobs_store_holds_its_port_from_the_start():
+    """The port is never free between being picked and being served, so a job starting at the
+    same moment (a parallel test suite) cannot take it."""
+    store = serve_store()
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s, pytest.raises(OSError):
+        s.bind(("127.0.0.1", store.port))
+    store.set("k", b"v")
+    assert store.get("k") == b"v"
 
 
 def test_placements_are_read_from_each_launcher():

@@ -16,7 +16,6 @@ import logging
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -61,11 +60,22 @@ class Placement:
     local_world_size: int
     master_addr: str
     master_port: int
+    served: bool = False  # the store is served by the process that spawned this one (serve_store)
 
     @property
     def init_method(self) -> str:
         # torchrun's agent already serves the store at MASTER_ADDR:MASTER_PORT; env:// joins it as a client.
         return "env://" if self.launcher == "torchrun" else f"tcp://{self.master_addr}:{self.master_port}"
+
+    def join(self, backend: str, timeout: datetime.timedelta) -> None:
+        """Join the job's process group: as a client of the store the spawning process serves, or
+        through ``init_method`` (with tcp://, rank 0 serves the store)."""
+        if self.served:
+            store = dist.TCPStore(self.master_addr, self.master_port, is_master=False, timeout=timeout)
+            dist.init_process_group(backend, store=store, rank=self.rank, world_size=self.world_size, timeout=timeout)
+        else:
+            dist.init_process_group(backend, init_method=self.init_method, rank=self.rank,
+                                    world_size=self.world_size, timeout=timeout)
 
     def describe(self) -> str:
         return (f"rank {self.rank} of {self.world_size} (local rank {self.local_rank} of {self.local_world_size}), "
@@ -124,10 +134,11 @@ def external_placement(env: Mapping[str, str] | None = None) -> Placement | None
     return torchrun_placement(env) or slurm_placement(env)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def serve_store() -> dist.TCPStore:
+    """A store for a job of this machine's processes, on a port the system picks and this process
+    holds until the job ends. A port found free, closed and bound again by rank 0 a moment later
+    can be taken in between (two jobs starting at once, a parallel test suite)."""
+    return dist.TCPStore("127.0.0.1", 0, is_master=True, wait_for_workers=False)
 
 
 def launch(main_func: Callable, num_procs_per_machine: int = 1, num_machines: int = 1, machine_rank: int = 0,
@@ -146,26 +157,29 @@ def launch(main_func: Callable, num_procs_per_machine: int = 1, num_machines: in
     if world_size == 1:
         main_func(*args)
         return
+    store = None
     if dist_url in (None, "auto"):
         if num_machines > 1:
             raise UserError("--dist-url must name the first machine in a multi-machine job (tcp://HOST:PORT)")
-        dist_url = f"tcp://127.0.0.1:{free_port()}"
+        store = serve_store()
+        dist_url = f"tcp://127.0.0.1:{store.port}"
     url = urlparse(dist_url)
     if url.scheme != "tcp" or not url.hostname or not url.port:
         raise UserError(f"--dist-url {dist_url}: give tcp://HOST:PORT of the first machine")
     try:
         mp.spawn(_spawned, nprocs=num_procs_per_machine, daemon=False,
                  args=(main_func, args, world_size, num_procs_per_machine, machine_rank, url.hostname, url.port,
-                       timeouts))
+                       store is not None, timeouts))
     except mp.ProcessExitedException as e:
         raise UserError(f"process {e.error_index} of the job ended with exit code {e.exit_code}; "
                         "its one-line error is above") from None
 
 
 def _spawned(local_rank: int, main_func: Callable, args: tuple, world_size: int, per_machine: int, machine_rank: int,
-             host: str, port: int, timeouts: Timeouts) -> None:
+             host: str, port: int, served: bool, timeouts: Timeouts) -> None:
     """A spawned process: a UserError is its one line on stderr and exit code 2, as on the command line."""
-    placed = Placement("spawn", machine_rank * per_machine + local_rank, local_rank, world_size, per_machine, host, port)
+    placed = Placement("spawn", machine_rank * per_machine + local_rank, local_rank, world_size, per_machine, host, port,
+                       served)
     try:
         run_in_group(main_func, args, placed, timeouts)
     except UserError as e:
@@ -201,8 +215,7 @@ def run_in_group(main_func: Callable, args: tuple[Any, ...], placed: Placement, 
     share_cores(placed.local_world_size)
     backend = _backend(placed)
     try:
-        dist.init_process_group(backend, init_method=placed.init_method, rank=placed.rank,
-                                world_size=placed.world_size, timeout=datetime.timedelta(seconds=timeouts.collective))
+        placed.join(backend, datetime.timedelta(seconds=timeouts.collective))
     except (RuntimeError, ValueError) as e:
         raise UserError(f"cannot join the job as {placed.describe()}: {str(e).splitlines()[0]}") from None
     machines = placed.world_size // placed.local_world_size
