@@ -5,9 +5,9 @@ Each run's folder holds ``ablate.json`` (the command, whether it finished, its w
 unfinished one (killed, or the machine went down) is started again with ``--resume``, so it
 continues from its last checkpoint. Once a run has finished, the checkpoints it kept for resuming
 are deleted (``keep``): a grid of 24 runs otherwise leaves about 10 GB of weights at the bench's
-size, which filled this project's CI disk once. A folder that was run with another command is refused
-rather than mixed into the tables. SIGTERM or SIGINT to the runner stops the grid: its runs get
-the signal (training stops between two steps and says how to resume) and no new one starts.
+size. A folder that was run with another command is refused rather than mixed into the tables.
+SIGTERM or SIGINT to the runner stops the grid: its runs get the signal (training stops between
+two steps and says how to resume) and no new one starts.
 """
 from __future__ import annotations
 
@@ -250,8 +250,8 @@ def run_grid(grid: Grid, jobs: int, threads: int, command: Command = train_comma
              keep: str = "final") -> list[Outcome]:
     """Runs every unfinished (run, seed) of ``grid``, ``jobs`` at a time, each process with
     ``threads`` threads (each run one process, or a job of ``launcher``'s); one line per finished
-    run with the grid's ETA; a finished run keeps the weights ``keep`` names. Returns the failed ones; raises GridStopped after SIGTERM or SIGINT,
-    once the runs in progress have stopped."""
+    run with the grid's ETA; a finished run keeps the weights ``keep`` names. Returns the failed
+    ones; raises GridStopped after SIGTERM or SIGINT, once the runs in progress have stopped."""
     todo = [(run, seed, command(grid, run, seed)) for run, seed in grid.jobs()]
     pending = [(run, seed, cmd) for run, seed, cmd in todo if not is_finished(grid, run, seed, cmd)]
     total, skipped = len(todo), len(todo) - len(pending)
